@@ -1,0 +1,65 @@
+# cdcstream — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BUF   := $(GO) tool -modfile=tools/buf/go.mod buf
+PKGS  := ./...
+
+.PHONY: all build generate lint breaking ci-checks test test-go test-polyglot run ci bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+## generate: regenerate gen/ from proto/ with buf and local protoc-gen-go(-grpc).
+generate:
+	$(BUF) generate
+
+## lint: buf lint, buf format check, gofmt, go vet.
+lint:
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## breaking: buf breaking against main (skipped on main's first commit, where there is nothing to compare).
+breaking:
+	@if git rev-parse --verify -q main~0 >/dev/null && git cat-file -e main:proto 2>/dev/null; then \
+		$(BUF) breaking --against '.git#branch=main'; \
+	else echo "buf breaking: no proto on main yet, nothing to compare"; fi
+
+## run: the service on its embedded Neo4j simulator with a demo workload (grpcurl at 127.0.0.1:50051).
+run:
+	$(GO) run ./cmd/cdcstreamd --demo
+
+## test: every test — Go (race detector on) and the polyglot clients.
+test: test-go test-polyglot
+
+test-go:
+	$(GO) tool gotestsum --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /internal/polyglot)
+
+-include examples/polyglot.mk
+
+## ci-checks: generated code up to date, buf lint/format/breaking, gofmt, go vet.
+ci-checks: generate
+	@git diff --exit-code -- gen/ || (echo "gen/ is stale: run make generate and commit"; exit 1)
+	$(MAKE) lint breaking
+
+## ci: everything CI checks, then every test.
+ci: ci-checks test
+
+## bench: the benchmarks behind docs/performance.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/neo4jsim/ ./internal/neo4jcdc/ ./server/ ./internal/e2e/
+
+## fuzz: run each fuzz target briefly (FUZZTIME, default 20s).
+FUZZTIME ?= 20s
+fuzz:
+	@for p in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$p 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin examples/python/gen examples/java/gen examples/java/classes
