@@ -1,0 +1,188 @@
+package neo4jsim
+
+import (
+	"fmt"
+	"iter"
+	"sort"
+)
+
+// CDC status codes (legacy code, GQLSTATUS).
+const (
+	codeInvalidIdentifier = "Neo.ClientError.ChangeDataCapture.InvalidIdentifier"
+	codeFutureIdentifier  = "Neo.TransientError.ChangeDataCapture.FutureIdentifier"
+	codeDisabled          = "Neo.DatabaseError.ChangeDataCapture.Disabled"
+	codeForbidden         = "Neo.ClientError.Security.Forbidden"
+
+	// PrunedMessage is the message Neo4j 2025 gives for an id whose transaction is no
+	// longer in the retained log.
+	PrunedMessage = "Unable to find the transaction entry for the given change identifier"
+)
+
+func invalidID(gql, format string, args ...any) *Error {
+	return &Error{Code: codeInvalidIdentifier, GQLStatus: gql, Message: fmt.Sprintf(format, args...)}
+}
+
+func (db *Database) disabledError() *Error {
+	return &Error{Code: codeDisabled, GQLStatus: "51N68",
+		Message: fmt.Sprintf("Change Data Capture is not currently enabled for database '%s'.", db.name)}
+}
+
+func forbidden(user string) *Error {
+	return &Error{Code: codeForbidden, GQLStatus: "42NFF",
+		Message: fmt.Sprintf("Executing procedure is not allowed for user '%s' with roles [PUBLIC].", user)}
+}
+
+// Current returns db.cdc.current(): the id of the end of the last committed transaction
+// (txId of that transaction, seq MAX). It is exclusive: querying from it returns only later
+// changes. It fails with Disabled when capture is OFF.
+func (db *Database) Current() (string, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.mode == ModeOff {
+		return "", db.disabledError()
+	}
+	return encodeChangeID(changeID{db: db.uuid, txID: db.lastTx, seq: seqEnd, commitMillis: db.lastMillis}), nil
+}
+
+// Earliest returns db.cdc.earliest(): the position just before the oldest retained change,
+// i.e. the end of the newest transaction that is no longer retained (or of the transaction
+// that started the enrichment epoch). Querying from it returns the oldest retained change
+// first.
+func (db *Database) Earliest() (string, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.mode == ModeOff {
+		return "", db.disabledError()
+	}
+	return encodeChangeID(changeID{db: db.uuid, txID: db.floor.txID, seq: seqEnd, commitMillis: db.floor.commitMillis}), nil
+}
+
+// resolveLocked turns a "from" id into the absolute log index of the first record to return.
+// Check order: format, database, future, epoch, retention, commit time, sequence number.
+func (db *Database) resolveLocked(from string) (int, error) {
+	end := db.recBase + len(db.records)
+	if from == "" {
+		return end, nil
+	}
+	c, ok := decodeChangeID(from)
+	if !ok {
+		return 0, invalidID("52N26", "'%s' is not a valid change identifier.", from)
+	}
+	if c.db != db.uuid {
+		return 0, invalidID("52N31", "The change identifier '%s' does not belong to database '%s'.", from, db.name)
+	}
+	if c.txID > db.lastTx {
+		return 0, &Error{Code: codeFutureIdentifier, GQLStatus: "52N30",
+			Message: fmt.Sprintf("The change identifier '%s' points to a future transaction that has not yet happened on this database instance.", from)}
+	}
+	if c.txID < db.epochTx {
+		return 0, invalidID("52N29", "The change identifier '%s' is outdated: it describes a transaction before any enrichment records exist.", from)
+	}
+	if c.txID < db.floor.txID {
+		// Choice: GQLSTATUS 52N28 (transaction does not exist) with Neo4j 2025's message.
+		return 0, invalidID("52N28", PrunedMessage)
+	}
+	if c.txID == db.floor.txID {
+		if c.commitMillis != db.floor.commitMillis {
+			return 0, commitMismatch(from)
+		}
+		if c.seq == seqEnd {
+			return db.recBase, nil
+		}
+		if db.floor.n == 0 {
+			return 0, badSeq(from, c.seq)
+		}
+		return 0, invalidID("52N28", PrunedMessage)
+	}
+	i := sort.Search(len(db.txs), func(i int) bool { return db.txs[i].txID >= c.txID })
+	if i == len(db.txs) || db.txs[i].txID != c.txID {
+		return 0, invalidID("52N28", "The transaction id %d of change identifier '%s' does not exist.", c.txID, from)
+	}
+	e := db.txs[i]
+	if c.commitMillis != e.commitMillis {
+		return 0, commitMismatch(from)
+	}
+	switch {
+	case c.seq == seqEnd:
+		return e.start + e.n, nil
+	case c.seq >= 0 && c.seq < int64(e.n):
+		return e.start + int(c.seq) + 1, nil
+	}
+	return 0, badSeq(from, c.seq)
+}
+
+func commitMismatch(from string) *Error {
+	return invalidID("52N27", "The commit timestamp of change identifier '%s' does not match the one in the transaction log.", from)
+}
+
+func badSeq(from string, seq int64) *Error {
+	return invalidID("52N32", "The change identifier '%s' has an invalid sequence number %d.", from, seq)
+}
+
+// Query runs db.cdc.query(from, selectors) for user: every retained change strictly after
+// from, in (txId, seq) order, that matches at least one selector (all changes when there are
+// none). from "" means Current. selectors is the decoded Bolt list of maps. Errors are
+// *Error: Forbidden for non-admins, Disabled when capture is OFF, a client error for invalid
+// selectors, and the InvalidIdentifier/FutureIdentifier family for bad ids.
+func (db *Database) Query(user User, from string, selectors []any) ([]Record, error) {
+	return db.QueryLimit(user, from, selectors, 0)
+}
+
+// QueryLimit is Query returning at most limit records (limit <= 0: no limit).
+func (db *Database) QueryLimit(user User, from string, selectors []any, limit int) ([]Record, error) {
+	seq, n, err := db.QueryIter(user, from, selectors)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	out := make([]Record, 0, min(limit, 4096))
+	for r := range seq {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// QueryIter validates a query like Query and returns the matching records as a sequence,
+// plus an upper bound of their number. The sequence reads a snapshot of the log taken at the
+// call (later commits are not included), holds no lock and never allocates per record, so
+// a Bolt layer can stream a large result as the client PULLs.
+func (db *Database) QueryIter(user User, from string, selectors []any) (iter.Seq[Record], int, error) {
+	if !user.Admin {
+		return nil, 0, forbidden(user.Name)
+	}
+	if db.CaptureMode() == ModeOff {
+		return nil, 0, db.disabledError()
+	}
+	sels, err := parseSelectors(selectors)
+	if err != nil {
+		return nil, 0, err
+	}
+	db.mu.RLock()
+	if db.mode == ModeOff {
+		db.mu.RUnlock()
+		return nil, 0, db.disabledError()
+	}
+	start, err := db.resolveLocked(from)
+	if err != nil {
+		db.mu.RUnlock()
+		return nil, 0, err
+	}
+	recs := db.records[start-db.recBase:]
+	db.mu.RUnlock()
+	seq := func(yield func(Record) bool) {
+		for i := range recs {
+			if len(sels) > 0 && !matchAny(sels, recs[i].m) {
+				continue
+			}
+			if !yield(recs[i]) {
+				return
+			}
+		}
+	}
+	return seq, len(recs), nil
+}
