@@ -1,0 +1,81 @@
+// Package server implements cdcstream.v1.ChangeStreamService: typed, resumable gRPC change
+// streams over Neo4j Change Data Capture. It reaches Neo4j only through the Source interface
+// (implemented by internal/neo4jcdc; tests use servertest.FakeSource) and imports neither
+// the Neo4j driver nor the client library.
+//
+// # Typical use
+//
+//	srv, err := server.New(src, server.WithLogger(logger))
+//	if err != nil { ... }
+//	g := grpc.NewServer()
+//	srv.Register(g)
+//	go g.Serve(lis)
+//	...
+//	// on SIGTERM: health NOT_SERVING, then
+//	_ = srv.Shutdown(ctx) // final checkpoints, UNAVAILABLE SERVER_SHUTTING_DOWN
+//	g.GracefulStop()      // with a bounded wait, then g.Stop()
+//
+// # Guarantees of a Subscribe stream
+//
+//   - Ordered: within the database, changes arrive in commit order, (tx_id, seq) ascending,
+//     exactly as the Source returns them.
+//   - Reliable: the cursor only moves to the last change sent or, after a poll that matched
+//     nothing, to the current id read in the same transaction as the query, so no matching
+//     change inside Neo4j's retained log is skipped.
+//   - Resumable: every ChangeEvent and Checkpoint carries a Cursor (id and database). The
+//     cursor is exclusive: subscribing from it continues strictly after it.
+//   - Bookmarkable: a Checkpoint means every matching change up to its cursor was sent. A
+//     stream that sent nothing for checkpoint_interval (default 10s, allowed 1s..5m, jittered
+//     by ±10%) gets one; idle streams therefore keep a fresh cursor that advances past
+//     non-matching changes. A stream started at a named position (NOW, EARLIEST) gets a
+//     Checkpoint at once, so the client holds a cursor from the start.
+//   - At least once: resuming from an older cursor repeats changes; (tx_id, seq) identifies a
+//     change.
+//   - Honest failure: an expired cursor ends the stream with OUT_OF_RANGE, reason
+//     CURSOR_EXPIRED, ErrorInfo metadata "earliest_cursor" (and "database"); it never jumps.
+//
+// # How a stream runs
+//
+// The handler goroutine is the supervisor: it validates the request before any Neo4j call
+// (INVALID_ARGUMENT with ErrorInfo and BadRequest naming the field, e.g.
+// "selectors[2].node.labels[0]"), takes a subscription slot, resolves the start (the cursor,
+// or Source.Current / Source.Earliest), starts one poller goroutine, runs the sender itself,
+// and waits for the poller before returning. The poller is the only caller of Source for
+// the stream; it hands each batch over a channel of capacity 1 and does not poll again until
+// the sender took it, so a client that reads slowly pauses polling and server memory stays
+// flat. A full batch (WithBatchLimit) is followed at once by the next poll; otherwise the
+// poller waits. The sender is the only caller of Send.
+//
+// Idle streams cost O(1) Neo4j queries per database: one head prober per database calls
+// Source.Current once per poll interval for all its streams, and a stream whose last poll saw
+// the current head polls again only when the prober sees the head move. A poll answered with
+// ErrFutureCursor (a lagging cluster member) is retried with backoff, not reported.
+//
+// # Errors
+//
+// Every error becomes a status in one place, with google.rpc.ErrorInfo (domain ErrorDomain)
+// and one of the Reason* constants:
+//
+//	INVALID_ARGUMENT    INVALID_REQUEST, INVALID_SELECTOR, INVALID_CURSOR (+BadRequest)  stop
+//	OUT_OF_RANGE        CURSOR_EXPIRED (+metadata earliest_cursor)                       stop or restart per policy
+//	FAILED_PRECONDITION CDC_DISABLED                                                     stop
+//	NOT_FOUND           DATABASE_NOT_FOUND                                               stop
+//	UNAVAILABLE         NEO4J_AUTH (logged at Error)                                     resume with backoff
+//	UNAVAILABLE         NEO4J_UNAVAILABLE (+RetryInfo 1s)                                resume with backoff
+//	RESOURCE_EXHAUSTED  TOO_MANY_SUBSCRIPTIONS (+RetryInfo 5s)                           resume with backoff
+//	UNAVAILABLE         SERVER_SHUTTING_DOWN                                             resume
+//	CANCELED            (client canceled)
+//	INTERNAL            INTERNAL, generic message; details only in the log               bounded retries
+//
+// # Names
+//
+// Database names are validated (3..63 ASCII letters, digits, '.', '-', '_'; starting with a
+// letter) and lower-cased, as Neo4j treats them case-insensitively; cursors in responses
+// carry the lower-cased name.
+//
+// # Shutdown
+//
+// Shutdown refuses new streams, makes each open stream send a final Checkpoint with its
+// newest cursor and end with UNAVAILABLE SERVER_SHUTTING_DOWN, and waits for them. Ready
+// reports whether the Source reaches Neo4j, for health checks.
+package server

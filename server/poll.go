@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+)
+
+// maxFutureBackoff caps the wait between retries of a poll that failed with ErrFutureCursor.
+const maxFutureBackoff = 10 * time.Second
+
+var (
+	// errEmptyID: the Source returned an empty change id (a Source bug, INTERNAL).
+	errEmptyID = errors.New("server: source returned an empty change id")
+	// errChangeWithoutCursor: the Source returned a change without a cursor id (INTERNAL).
+	errChangeWithoutCursor = errors.New("server: source returned a change without a cursor id")
+	// errSubscriptionEnded cancels a poller whose sender returned.
+	errSubscriptionEnded = errors.New("server: subscription ended")
+)
+
+// pollResult is what the poller hands to the sender: a batch of changes and the newest
+// cursor id after it, or the error that ended the poller.
+type pollResult struct {
+	changes  []*cdcstreamv1.ChangeEvent
+	position string
+	err      error
+}
+
+// poller is the only caller of Source for one subscription. It owns the query cursor.
+type poller struct {
+	src       Source
+	clock     Clock
+	obs       observer
+	log       *slog.Logger
+	database  string
+	selectors []*cdcstreamv1.Selector
+	limit     int
+	interval  time.Duration
+	head      *headProber
+	// out carries batches to the sender; capacity 1. The poller does not poll again until
+	// the sender took the previous batch, so a slow client pauses polling. The poller sends
+	// its final error on it too, and is the only writer; it never closes it.
+	out chan<- pollResult
+}
+
+// run polls from cursor until ctx ends or a poll fails, then hands the error over. atHead
+// says cursor came from Current just now, so the first poll can wait for the head to move.
+func (p *poller) run(ctx context.Context, cursor string, atHead bool) {
+	err := p.loop(ctx, cursor, atHead)
+	select {
+	case p.out <- pollResult{err: err}:
+	case <-ctx.Done():
+	}
+}
+
+func (p *poller) loop(ctx context.Context, cursor string, atHead bool) error {
+	pollNow := !atHead
+	lastCurrent := ""
+	if atHead {
+		lastCurrent = cursor
+	}
+	for {
+		if !pollNow {
+			if err := p.wait(ctx, lastCurrent); err != nil {
+				return err
+			}
+		}
+		b, err := p.poll(ctx, cursor)
+		if err != nil {
+			return err
+		}
+		moved := false
+		if n := len(b.Changes); n > 0 {
+			for _, ev := range b.Changes {
+				if ev.GetCursor().GetId() == "" {
+					return errChangeWithoutCursor
+				}
+				if ev.Cursor.Database == "" {
+					ev.Cursor.Database = p.database
+				}
+			}
+			cursor, moved = b.Changes[n-1].Cursor.Id, true
+		} else if b.Current != "" && b.Current != cursor {
+			cursor, moved = b.Current, true
+		}
+		if moved {
+			if err := p.handoff(ctx, pollResult{changes: b.Changes, position: cursor}); err != nil {
+				return err
+			}
+		}
+		pollNow = len(b.Changes) >= p.limit
+		lastCurrent = b.Current
+	}
+}
+
+// poll runs one poll, retrying with backoff while the answering member lags behind the
+// cursor (ErrFutureCursor).
+func (p *poller) poll(ctx context.Context, cursor string) (Batch, error) {
+	backoff := p.interval
+	for {
+		start := p.clock.Now()
+		b, err := p.src.Poll(ctx, p.database, cursor, p.selectors, p.limit)
+		p.obs.polled(p.database, len(b.Changes), p.clock.Now().Sub(start), err)
+		if err == nil || !errors.Is(err, ErrFutureCursor) || ctx.Err() != nil {
+			return b, err
+		}
+		p.log.Debug("server: cursor ahead of the answering member; retrying",
+			"database", p.database, "backoff", backoff, "error", err)
+		if err := p.sleep(ctx, backoff); err != nil {
+			return Batch{}, err
+		}
+		backoff = min(2*backoff, maxFutureBackoff)
+	}
+}
+
+// wait blocks until a poll is due after a poll that returned less than a full batch and saw
+// lastCurrent as the head. When the shared prober knows the head and it equals lastCurrent,
+// nothing can have changed: wait for the prober to see it move (no Neo4j query). Otherwise
+// (head unknown, or the prober and the poll disagree) wait one poll interval.
+func (p *poller) wait(ctx context.Context, lastCurrent string) error {
+	head, known, changed := p.head.snapshot()
+	if !known || head != lastCurrent {
+		return p.sleep(ctx, p.interval)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-changed:
+		}
+		head, known, changed = p.head.snapshot()
+		if !known || head != lastCurrent {
+			return nil
+		}
+	}
+}
+
+// sleep waits d on the clock or until ctx ends.
+func (p *poller) sleep(ctx context.Context, d time.Duration) error {
+	t := p.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C():
+		return nil
+	}
+}
+
+// handoff gives r to the sender, blocking while the sender is busy with the previous batch.
+func (p *poller) handoff(ctx context.Context, r pollResult) error {
+	select {
+	case p.out <- r:
+		return nil
+	default:
+	}
+	p.obs.handoffWaiting(p.database, 1)
+	defer p.obs.handoffWaiting(p.database, -1)
+	select {
+	case p.out <- r:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

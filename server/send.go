@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// sender is the only caller of the stream's Send for one subscription. It sends the changes
+// the poller hands over, and a Checkpoint when nothing was sent for the checkpoint interval.
+type sender struct {
+	// send writes one message to the client (stream.Send, or a recorder in tests).
+	send     func(*cdcstreamv1.SubscribeResponse) error
+	clock    Clock
+	obs      observer
+	database string
+	interval time.Duration
+	// shutdown is closed when the server shuts down: send a final checkpoint and end.
+	shutdown <-chan struct{}
+}
+
+// jittered returns d scaled by a random factor in [0.9, 1.1), so that many streams opened
+// together do not send their checkpoints in lock step.
+func jittered(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+}
+
+// run sends until ctx ends, the poller reports an error, a send fails or the server shuts
+// down; it always returns a non-nil error. newest is the start cursor id; initial says to
+// send a checkpoint with it at once (the start came from a named position, which the client
+// does not know yet).
+func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, initial bool) error {
+	if initial {
+		if err := s.checkpoint(newest); err != nil {
+			return err
+		}
+	}
+	timer := s.clock.NewTimer(jittered(s.interval))
+	defer func() { timer.Stop() }()
+	rearm := func() {
+		timer.Stop()
+		timer = s.clock.NewTimer(jittered(s.interval))
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-s.shutdown:
+			if err := s.checkpoint(newest); err != nil {
+				return err
+			}
+			return errShuttingDown
+		case r := <-in:
+			if r.err != nil {
+				return r.err
+			}
+			for _, ev := range r.changes {
+				msg := &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ev}}
+				if err := s.send(msg); err != nil {
+					return err
+				}
+				s.obs.sent(s.database, false)
+			}
+			newest = r.position
+			if len(r.changes) > 0 {
+				rearm()
+			}
+		case <-timer.C():
+			if err := s.checkpoint(newest); err != nil {
+				return err
+			}
+			rearm()
+		}
+	}
+}
+
+// checkpoint sends a Checkpoint at cursor id.
+func (s *sender) checkpoint(id string) error {
+	msg := &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Checkpoint{
+		Checkpoint: &cdcstreamv1.Checkpoint{
+			Cursor:     &cdcstreamv1.Cursor{Id: id, Database: s.database},
+			ServerTime: timestamppb.New(s.clock.Now()),
+		}}}
+	if err := s.send(msg); err != nil {
+		return err
+	}
+	s.obs.sent(s.database, true)
+	return nil
+}

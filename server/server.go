@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"google.golang.org/grpc"
+)
+
+// Server implements cdcstreamv1.ChangeStreamServiceServer on top of a Source. It is safe for
+// concurrent use. Create it with New, register it with Register, and call Shutdown before
+// stopping the gRPC server.
+type Server struct {
+	cdcstreamv1.UnimplementedChangeStreamServiceServer
+
+	src   Source
+	opts  options
+	log   *slog.Logger
+	heads *heads
+	stats *counters
+	obs   observer
+
+	// mu protects active, shuttingDown and drained's closing.
+	mu sync.Mutex
+	// active counts open Subscribe streams holding a slot.
+	active int
+	// shuttingDown is set by Shutdown; new streams are refused from then on.
+	shuttingDown bool
+	// shutdown is closed by the first Shutdown call; every stream's sender watches it.
+	shutdown chan struct{}
+	// drained is closed once shuttingDown is set and active is zero; Shutdown waits for it.
+	drained chan struct{}
+}
+
+var _ cdcstreamv1.ChangeStreamServiceServer = (*Server)(nil)
+
+// New returns a Server reading changes from src. It fails when src is nil or an option is
+// out of range (each With… documents its range).
+func New(src Source, opts ...Option) (*Server, error) {
+	if src == nil {
+		return nil, errors.New("server: nil Source")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	stats := &counters{}
+	s := &Server{
+		src:      src,
+		opts:     o,
+		log:      o.logger,
+		stats:    stats,
+		obs:      stats,
+		shutdown: make(chan struct{}),
+		drained:  make(chan struct{}),
+	}
+	s.heads = newHeads(src, &s.opts, s.obs)
+	return s, nil
+}
+
+// Register registers the service on r (a *grpc.Server).
+func (s *Server) Register(r grpc.ServiceRegistrar) {
+	cdcstreamv1.RegisterChangeStreamServiceServer(r, s)
+}
+
+// Stats returns a snapshot of the server's counters. Safe for concurrent use.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// Ready reports whether the server can serve: nil when it is not shutting down and the
+// Source reaches Neo4j with the server's credentials (Source.Ping). Health checks use it.
+func (s *Server) Ready(ctx context.Context) error {
+	s.mu.Lock()
+	down := s.shuttingDown
+	s.mu.Unlock()
+	if down {
+		return errShuttingDown
+	}
+	if err := s.src.Ping(ctx); err != nil {
+		return fmt.Errorf("server: source not ready: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting Subscribe streams (new ones fail with UNAVAILABLE, reason
+// SERVER_SHUTTING_DOWN) and ends the open ones: each sends a final Checkpoint with its newest
+// cursor and ends with UNAVAILABLE SERVER_SHUTTING_DOWN. Shutdown returns when every stream
+// has ended, or ctx's error when ctx ends first (a stream whose client does not read can hold
+// its final Send; stopping the gRPC server ends it). GetCursor keeps working. Calling
+// Shutdown again waits again.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.shuttingDown {
+		s.shuttingDown = true
+		close(s.shutdown)
+		if s.active == 0 {
+			close(s.drained)
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("server: shutdown: %w", ctx.Err())
+	}
+}
+
+// acquireSlot reserves a stream slot, or fails when shutting down or full.
+func (s *Server) acquireSlot() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shuttingDown {
+		return errShuttingDown
+	}
+	if s.active >= s.opts.maxSubscriptions {
+		return errTooManySubscriptions
+	}
+	s.active++
+	return nil
+}
+
+// releaseSlot frees a slot taken by acquireSlot.
+func (s *Server) releaseSlot() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active--
+	if s.shuttingDown && s.active == 0 {
+		close(s.drained)
+	}
+}
+
+// GetCursor returns the current or earliest cursor of a database.
+func (s *Server) GetCursor(ctx context.Context, req *cdcstreamv1.GetCursorRequest) (*cdcstreamv1.GetCursorResponse, error) {
+	database, earliest, err := validateGetCursor(req, &s.opts)
+	if err != nil {
+		return nil, s.finish(ctx, "GetCursor", "", err).Err()
+	}
+	var id string
+	if earliest {
+		id, err = s.src.Earliest(ctx, database)
+	} else {
+		id, err = s.src.Current(ctx, database)
+	}
+	if err == nil && id == "" {
+		err = errEmptyID
+	}
+	if err != nil {
+		return nil, s.finish(ctx, "GetCursor", database, err).Err()
+	}
+	return &cdcstreamv1.GetCursorResponse{Cursor: &cdcstreamv1.Cursor{Id: id, Database: database}}, nil
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// earliestTimeout bounds the Earliest call that fills CURSOR_EXPIRED's metadata.
+const earliestTimeout = 5 * time.Second
+
+// Subscribe streams changes (see the package documentation for the guarantees). It is the
+// supervisor: it validates the request before touching Neo4j, resolves the start cursor, runs
+// the poller goroutine and the sender, waits for the poller before returning, and turns the
+// final error into a status.
+func (s *Server) Subscribe(req *cdcstreamv1.SubscribeRequest, stream grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
+	return s.subscribe(stream.Context(), req, stream.Send)
+}
+
+// subscribe is Subscribe with the stream reduced to its context and Send.
+func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeRequest, send func(*cdcstreamv1.SubscribeResponse) error) error {
+	p, err := validateSubscribe(req, &s.opts)
+	if err != nil {
+		return s.finish(ctx, "Subscribe", "", err).Err()
+	}
+	if err := s.acquireSlot(); err != nil {
+		return s.finish(ctx, "Subscribe", p.database, err).Err()
+	}
+	defer s.releaseSlot()
+	s.obs.subscriptionStarted(p.database)
+	st := s.finish(ctx, "Subscribe", p.database, s.run(ctx, p, send))
+	s.obs.subscriptionEnded(p.database, st.Code())
+	return st.Err()
+}
+
+// run resolves the start, then runs the poller and the sender until one of them ends the
+// subscription. No goroutine outlives it.
+func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstreamv1.SubscribeResponse) error) error {
+	cursor, atHead := p.cursor, false
+	var err error
+	switch p.start {
+	case startNow:
+		cursor, err = s.src.Current(ctx, p.database)
+		atHead = true
+	case startEarliest:
+		cursor, err = s.src.Earliest(ctx, p.database)
+	}
+	if err == nil && cursor == "" {
+		err = errEmptyID
+	}
+	if err != nil {
+		return err
+	}
+	seed := ""
+	if atHead {
+		seed = cursor
+	}
+	head := s.heads.acquire(p.database, seed)
+	defer s.heads.release(head)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(errSubscriptionEnded)
+	// results carries batches from the poller to the sender (see poller.out).
+	results := make(chan pollResult, 1)
+	pl := &poller{src: s.src, clock: s.opts.clock, obs: s.obs, log: s.log, database: p.database,
+		selectors: p.selectors, limit: s.opts.batchLimit, interval: s.opts.pollInterval,
+		head: head, out: results}
+	// pollerDone is closed when the poller goroutine has returned.
+	pollerDone := make(chan struct{})
+	go func() {
+		defer close(pollerDone)
+		pl.run(ctx, cursor, atHead)
+	}()
+	sd := &sender{send: send, clock: s.opts.clock, obs: s.obs, database: p.database,
+		interval: p.checkpointInterval, shutdown: s.shutdown}
+	err = sd.run(ctx, results, cursor, p.start != startCursor)
+	cancel(errSubscriptionEnded)
+	<-pollerDone
+	return err
+}
+
+// finish classifies the error that ended an RPC, logs it, and returns its status. When the
+// client's context ended, that is the cause whatever the error says; an expired cursor gets
+// the database's earliest cursor for the ErrorInfo metadata.
+func (s *Server) finish(ctx context.Context, rpc, database string, err error) *status.Status {
+	if ctx.Err() != nil && !errors.Is(err, errShuttingDown) {
+		err = context.Cause(ctx)
+	}
+	dbErr := &databaseError{database: database, err: err}
+	if errors.Is(err, ErrCursorExpired) && database != "" {
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), earliestTimeout)
+		earliest, eerr := s.src.Earliest(ectx, database)
+		cancel()
+		if eerr == nil {
+			dbErr.earliest = earliest
+		} else {
+			s.log.Warn("server: cannot read the earliest cursor for CURSOR_EXPIRED", "database", database, "error", eerr)
+		}
+	}
+	st := toStatus(dbErr)
+	level := slog.LevelWarn
+	switch st.Code() {
+	case codes.Canceled, codes.DeadlineExceeded, codes.InvalidArgument, codes.OutOfRange,
+		codes.NotFound, codes.FailedPrecondition:
+		level = slog.LevelDebug
+	case codes.Internal:
+		level = slog.LevelError
+	case codes.Unavailable:
+		if errors.Is(err, ErrNeo4jAuth) {
+			level = slog.LevelError
+		}
+	}
+	s.log.Log(context.WithoutCancel(ctx), level, "server: rpc ended", "rpc", rpc, "database", database,
+		"code", st.Code().String(), "error", err)
+	return st
+}

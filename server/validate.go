@@ -1,0 +1,209 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+)
+
+// Validation limits.
+const (
+	// maxViolations caps the field violations reported for one request.
+	maxViolations = 20
+	// maxCursorIDLen bounds a cursor id; Neo4j's ids are well under 100 characters.
+	maxCursorIDLen = 1024
+	// maxValueDepth bounds the nesting of list and map values in selectors.
+	maxValueDepth = 32
+)
+
+// startKind says where a subscription starts.
+type startKind int
+
+const (
+	startNow startKind = iota
+	startEarliest
+	startCursor
+)
+
+// subscribeParams is a validated SubscribeRequest with defaults applied.
+type subscribeParams struct {
+	database           string
+	start              startKind
+	cursor             string // the from_cursor id when start == startCursor
+	selectors          []*cdcstreamv1.Selector
+	checkpointInterval time.Duration
+}
+
+// violations collects field violations; the first one decides the ErrorInfo reason.
+type violations struct {
+	reason string
+	list   []*errdetails.BadRequest_FieldViolation
+}
+
+func (v *violations) add(reason, field, format string, args ...any) {
+	if v.reason == "" {
+		v.reason = reason
+	}
+	if len(v.list) < maxViolations {
+		v.list = append(v.list, &errdetails.BadRequest_FieldViolation{
+			Field: field, Description: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (v *violations) err() error {
+	if len(v.list) == 0 {
+		return nil
+	}
+	return &requestError{reason: v.reason, violations: v.list}
+}
+
+// normaliseDatabase checks Neo4j's database (and alias) naming rules and returns the name in
+// lower case (Neo4j names are case-insensitive): 3..63 characters, ASCII letters, digits,
+// '.', '-' and '_', starting with a letter and not ending with '.' or '-'.
+func normaliseDatabase(name string) (string, bool) {
+	if len(name) < 3 || len(name) > 63 {
+		return "", false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'):
+		default:
+			return "", false
+		}
+	}
+	if last := name[len(name)-1]; last == '.' || last == '-' {
+		return "", false
+	}
+	return strings.ToLower(name), true
+}
+
+const databaseRule = "must be 3..63 ASCII letters, digits, '.', '-' or '_', start with a letter and not end with '.' or '-'"
+
+// validCursorID reports whether id looks like a Neo4j change identifier: non-empty base64url
+// (padding allowed), bounded length. The content stays opaque.
+func validCursorID(id string) bool {
+	if id == "" || len(id) > maxCursorIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '_' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
+
+// validateSubscribe checks req without touching Neo4j and applies the defaults. The error is
+// a *requestError (INVALID_ARGUMENT).
+func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribeParams, error) {
+	var vs violations
+	p := subscribeParams{checkpointInterval: o.checkpointInterval}
+
+	reqDB := ""
+	if req.GetDatabase() != "" {
+		if name, ok := normaliseDatabase(req.GetDatabase()); ok {
+			reqDB = name
+		} else {
+			vs.add(ReasonInvalidRequest, "database", "database name %s", databaseRule)
+		}
+	}
+
+	cursorDB := ""
+	switch start := req.GetStart().(type) {
+	case nil:
+		p.start = startNow
+	case *cdcstreamv1.SubscribeRequest_Position:
+		switch start.Position {
+		case cdcstreamv1.StartPosition_START_POSITION_UNSPECIFIED, cdcstreamv1.StartPosition_START_POSITION_NOW:
+			p.start = startNow
+		case cdcstreamv1.StartPosition_START_POSITION_EARLIEST:
+			p.start = startEarliest
+		default:
+			vs.add(ReasonInvalidRequest, "position", "unknown start position %d", int32(start.Position))
+		}
+	case *cdcstreamv1.SubscribeRequest_FromCursor:
+		p.start = startCursor
+		c := start.FromCursor
+		switch {
+		case c == nil:
+			vs.add(ReasonInvalidCursor, "from_cursor", "cursor must be set when from_cursor is chosen")
+		case c.GetId() == "":
+			vs.add(ReasonInvalidCursor, "from_cursor.id", "cursor id must not be empty")
+		case !validCursorID(c.GetId()):
+			vs.add(ReasonInvalidCursor, "from_cursor.id",
+				"cursor id must be a Neo4j change identifier (base64url, at most %d characters)", maxCursorIDLen)
+		default:
+			p.cursor = c.GetId()
+		}
+		if c.GetDatabase() != "" {
+			if name, ok := normaliseDatabase(c.GetDatabase()); !ok {
+				vs.add(ReasonInvalidCursor, "from_cursor.database", "database name %s", databaseRule)
+			} else if reqDB != "" && name != reqDB {
+				vs.add(ReasonInvalidCursor, "from_cursor.database",
+					"cursor belongs to database %q, not to the requested database %q", name, reqDB)
+			} else {
+				cursorDB = name
+			}
+		}
+	}
+	switch {
+	case reqDB != "":
+		p.database = reqDB
+	case cursorDB != "":
+		p.database = cursorDB
+	default:
+		p.database = o.defaultDatabase
+	}
+
+	if ci := req.GetCheckpointInterval(); ci != nil {
+		if err := ci.CheckValid(); err != nil {
+			vs.add(ReasonInvalidRequest, "checkpoint_interval", "malformed duration: %v", err)
+		} else if d := ci.AsDuration(); d < MinCheckpointInterval || d > MaxCheckpointInterval {
+			vs.add(ReasonInvalidRequest, "checkpoint_interval", "checkpoint interval %v outside %v..%v",
+				d, MinCheckpointInterval, MaxCheckpointInterval)
+		} else {
+			p.checkpointInterval = d
+		}
+	}
+
+	sels := req.GetSelectors()
+	if len(sels) > o.maxSelectors {
+		vs.add(ReasonInvalidSelector, "selectors", "%d selectors exceed the limit of %d", len(sels), o.maxSelectors)
+	} else {
+		for i, s := range sels {
+			validateSelector(s, "selectors["+strconv.Itoa(i)+"]", &vs)
+		}
+	}
+	p.selectors = sels
+	return p, vs.err()
+}
+
+// validateGetCursor checks req and returns the database and whether the earliest cursor is
+// asked for.
+func validateGetCursor(req *cdcstreamv1.GetCursorRequest, o *options) (database string, earliest bool, err error) {
+	var vs violations
+	database = o.defaultDatabase
+	if req.GetDatabase() != "" {
+		if name, ok := normaliseDatabase(req.GetDatabase()); ok {
+			database = name
+		} else {
+			vs.add(ReasonInvalidRequest, "database", "database name %s", databaseRule)
+		}
+	}
+	switch req.GetPosition() {
+	case cdcstreamv1.StartPosition_START_POSITION_UNSPECIFIED, cdcstreamv1.StartPosition_START_POSITION_NOW:
+	case cdcstreamv1.StartPosition_START_POSITION_EARLIEST:
+		earliest = true
+	default:
+		vs.add(ReasonInvalidRequest, "position", "unknown start position %d", int32(req.GetPosition()))
+	}
+	return database, earliest, vs.err()
+}
