@@ -55,7 +55,7 @@ const (
 
 // Retry delays advised through google.rpc.RetryInfo.
 const (
-	retryDelayNeo4jUnavailable    = time.Second
+	retryDelayNeo4jUnavailable     = time.Second
 	retryDelayTooManySubscriptions = 5 * time.Second
 )
 
