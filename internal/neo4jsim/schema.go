@@ -74,6 +74,9 @@ func (db *Database) createKey(rel bool, target string, props []string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	*list = append(*list, c)
+	if _, ok := db.labelTokens[target]; !ok && !rel {
+		db.labelTokens[target] = len(db.labelTokens)
+	}
 	db.appendTxLocked(db.dbms.now().UnixMilli(), nil)
 	return nil
 }

@@ -197,6 +197,7 @@ func (tx *Tx) addLabels(st *nodeState, labels []string) {
 		if l == "" || slices.Contains(st.labels, l) {
 			continue
 		}
+		tx.labelToken(l)
 		st.labels = append(st.labels, l)
 	}
 	slices.SortStableFunc(st.labels, func(a, b string) int { return tx.labelToken(a) - tx.labelToken(b) })
