@@ -420,12 +420,17 @@ func (p *parser) call(st *statement) *Error {
 			p.i--
 			return p.unexpected("a variable")
 		}
-		col, ok := vars[t.text]
-		if !ok {
+		name := ""
+		for _, v := range order { // variables match case-insensitively, like the rest
+			if strings.EqualFold(v, t.text) {
+				name = v
+			}
+		}
+		if name == "" {
 			return &Error{Code: "Neo.ClientError.Statement.SyntaxError", GQLStatus: "42N62",
 				Message: fmt.Sprintf("Variable `%s` not defined", t.text)}
 		}
-		name := t.text
+		col := vars[name]
 		if p.keyword("AS") {
 			a := p.next()
 			if a.kind != tokIdent {
