@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"math"
 	"sync"
-	"testing"
 	"time"
 )
+
+// tb is the part of testing.TB the helpers need; *rapid.T has it too.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
 
 const testUUID = "741ce592-19fc-4a39-bf9c-6c38d568f0a5"
 
@@ -30,7 +35,7 @@ func (c *stepClock) Now() time.Time {
 }
 
 // newTestDB returns the "neo4j" database of a DBMS with fixed uuid, server id and clock.
-func newTestDB(t testing.TB, mode string) *Database {
+func newTestDB(t tb, mode string) *Database {
 	t.Helper()
 	clk := &stepClock{t: time.Date(2024, 3, 3, 20, 51, 56, 659e6, time.UTC), step: 55 * time.Millisecond}
 	d := NewDBMS(Config{
@@ -56,7 +61,7 @@ var sampleSession = Session{
 	TxMetadata: map[string]any{"app": "cypher-shell_v5.6.0", "type": "user-direct"},
 }
 
-func mustWrite(t testing.TB, db *Database, fn func(tx *Tx) error) int64 {
+func mustWrite(t tb, db *Database, fn func(tx *Tx) error) int64 {
 	t.Helper()
 	id, err := db.Write(sampleSession, fn)
 	if err != nil {
@@ -65,7 +70,7 @@ func mustWrite(t testing.TB, db *Database, fn func(tx *Tx) error) int64 {
 	return id
 }
 
-func mustQuery(t testing.TB, db *Database, from string, sels ...any) []Record {
+func mustQuery(t tb, db *Database, from string, sels ...any) []Record {
 	t.Helper()
 	recs, err := db.Query(admin, from, sels)
 	if err != nil {
@@ -74,7 +79,7 @@ func mustQuery(t testing.TB, db *Database, from string, sels ...any) []Record {
 	return recs
 }
 
-func mustEarliest(t testing.TB, db *Database) string {
+func mustEarliest(t tb, db *Database) string {
 	t.Helper()
 	id, err := db.Earliest()
 	if err != nil {
@@ -83,7 +88,7 @@ func mustEarliest(t testing.TB, db *Database) string {
 	return id
 }
 
-func mustCurrent(t testing.TB, db *Database) string {
+func mustCurrent(t tb, db *Database) string {
 	t.Helper()
 	id, err := db.Current()
 	if err != nil {
@@ -128,7 +133,7 @@ func render(v any) any {
 	return fmt.Sprintf("%#v", v)
 }
 
-func renderJSON(t testing.TB, v any) string {
+func renderJSON(t tb, v any) string {
 	t.Helper()
 	b, err := json.MarshalIndent(render(v), "", "  ")
 	if err != nil {
