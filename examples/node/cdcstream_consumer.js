@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+'use strict';
+// cdcstream_consumer: follow a cdcstream change stream and print each change as one JSON line.
+//
+// Output (stdout): one line per ChangeEvent in the protobuf JSON mapping with the .proto field
+// names; int64 values stay exact decimal strings (the proto is loaded with longs: String, so no
+// int64 ever passes through a JavaScript number). With --checkpoints, checkpoints are printed
+// too, as {"checkpoint": {...}} lines. Diagnostics go to stderr.
+//
+// The consumer keeps the newest cursor it has seen (from changes and checkpoints). When the
+// stream ends with UNAVAILABLE or RESOURCE_EXHAUSTED it resumes strictly after that cursor, with
+// exponential backoff and at most --max-retries consecutive failed attempts. Any other error
+// ends it.
+//
+// Exit status: 0 after --max-events changes, 1 on a gRPC error (the status code name is printed
+// to stderr), 2 on bad arguments.
+
+const path = require('path');
+const { parseArgs } = require('util');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const { toJSON, fromJSON } = require('./protojson');
+
+const PROG = 'cdcstream_consumer';
+const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED]);
+const STATUS_NAME = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
+
+function usage(msg) {
+  process.stderr.write(`${PROG}: ${msg}\n`);
+  process.stderr.write(
+    `usage: ${PROG} [--address HOST:PORT] [--database DB] [--from CURSOR_ID | --earliest]\n` +
+      '       [--selector JSON]... [--max-events N] [--checkpoints] [--checkpoint-interval SECONDS]\n' +
+      '       [--max-retries N] [--backoff SECONDS] [--proto-dir DIR]\n',
+  );
+  process.exit(2);
+}
+
+function number(name, text) {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) usage(`--${name} must be a non-negative number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function options(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        address: { type: 'string', default: '127.0.0.1:50051' },
+        database: { type: 'string', default: '' },
+        from: { type: 'string' },
+        earliest: { type: 'boolean', default: false },
+        selector: { type: 'string', multiple: true, default: [] },
+        'max-events': { type: 'string', default: '0' },
+        checkpoints: { type: 'boolean', default: false },
+        'checkpoint-interval': { type: 'string', default: '0' },
+        'max-retries': { type: 'string', default: '5' },
+        backoff: { type: 'string', default: '0.2' },
+        'proto-dir': { type: 'string', default: path.join(__dirname, '..', '..', 'proto') },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    usage(err.message);
+  }
+  if (parsed.from !== undefined && parsed.earliest) usage('--from and --earliest are mutually exclusive');
+  return {
+    address: parsed.address,
+    database: parsed.database,
+    from: parsed.from,
+    earliest: parsed.earliest,
+    selectors: parsed.selector,
+    maxEvents: number('max-events', parsed['max-events']),
+    checkpoints: parsed.checkpoints,
+    checkpointInterval: number('checkpoint-interval', parsed['checkpoint-interval']),
+    maxRetries: number('max-retries', parsed['max-retries']),
+    backoff: number('backoff', parsed.backoff),
+    protoDir: parsed['proto-dir'],
+  };
+}
+
+function buildRequest(pkgDef, opts, cursorId) {
+  const req = { database: opts.database };
+  if (cursorId !== undefined) req.from_cursor = { id: cursorId, database: opts.database };
+  else req.position = opts.earliest ? 'START_POSITION_EARLIEST' : 'START_POSITION_NOW';
+  req.selectors = opts.selectors.map((text) => fromJSON(pkgDef, 'cdcstream.v1.Selector', JSON.parse(text)));
+  if (opts.checkpointInterval > 0) {
+    const nanos = Math.round(opts.checkpointInterval * 1e9);
+    req.checkpoint_interval = { seconds: String(Math.floor(nanos / 1e9)), nanos: nanos % 1e9 };
+  }
+  return req;
+}
+
+function line(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+function main() {
+  const opts = options(process.argv.slice(2));
+  const pkgDef = protoLoader.loadSync('cdcstream/v1/service.proto', {
+    includeDirs: [opts.protoDir],
+    keepCase: true, // .proto field names, as in the JSON output
+    longs: String, // int64 as exact decimal strings, never a float
+    enums: String,
+    bytes: String, // base64, as protobuf JSON
+    defaults: false,
+    oneofs: false,
+  });
+  try {
+    buildRequest(pkgDef, opts, undefined); // validate the selectors before connecting
+  } catch (err) {
+    usage(`bad --selector: ${err.message}`);
+  }
+  const proto = grpc.loadPackageDefinition(pkgDef);
+  const client = new proto.cdcstream.v1.ChangeStreamService(opts.address, grpc.credentials.createInsecure());
+
+  let cursorId = opts.from; // newest cursor seen; undefined until one is known
+  let seen = 0;
+  let failures = 0;
+  let done = false;
+
+  const finish = (code) => {
+    done = true;
+    process.exitCode = code;
+    client.close();
+  };
+
+  const attempt = () => {
+    const call = client.Subscribe(buildRequest(pkgDef, opts, cursorId));
+    call.on('data', (resp) => {
+      if (done) return;
+      if (resp.change) {
+        failures = 0;
+        cursorId = resp.change.cursor.id;
+        line(toJSON(pkgDef, 'cdcstream.v1.ChangeEvent', resp.change));
+        seen++;
+        if (opts.maxEvents && seen >= opts.maxEvents) {
+          finish(0);
+          call.cancel();
+        }
+      } else if (resp.checkpoint) {
+        failures = 0;
+        cursorId = resp.checkpoint.cursor.id;
+        if (opts.checkpoints) line({ checkpoint: toJSON(pkgDef, 'cdcstream.v1.Checkpoint', resp.checkpoint) });
+      }
+      // Unknown message kinds are ignored, as the contract requires.
+    });
+    // 'status' comes once per call, after the last 'data', for errors and clean ends alike.
+    call.on('status', (st) => {
+      if (done) return;
+      const name = STATUS_NAME[st.code] || String(st.code);
+      const detail = st.code === grpc.status.OK ? 'stream ended without a status' : st.details;
+      if (st.code !== grpc.status.OK && !RETRYABLE.has(st.code)) {
+        process.stderr.write(`${PROG}: ${name}: ${detail}\n`);
+        finish(1);
+        return;
+      }
+      failures++;
+      if (failures > opts.maxRetries) {
+        process.stderr.write(`${PROG}: giving up after ${failures} attempts: ${name}: ${detail}\n`);
+        finish(1);
+        return;
+      }
+      const delay = Math.min(opts.backoff * 2 ** (failures - 1), 5) * (0.8 + 0.4 * Math.random());
+      process.stderr.write(
+        `${PROG}: ${name}: ${detail}; resuming after cursor ${JSON.stringify(cursorId ?? null)} ` +
+          `in ${delay.toFixed(2)}s (attempt ${failures} of ${opts.maxRetries})\n`,
+      );
+      setTimeout(attempt, delay * 1000);
+    });
+    call.on('error', () => {}); // reported through 'status'
+  };
+  attempt();
+}
+
+main();
