@@ -22,6 +22,12 @@ type observer interface {
 	headProbed(database string, moved bool, err error)
 	// sent is called after a message went to a client; checkpoint says which kind.
 	sent(database string, checkpoint bool)
+	// batchSent is called after the sender has sent a batch handed over by the poller
+	// (possibly empty: only the position moved).
+	batchSent(database string)
+	// idle is called with +1 when a poller starts waiting for the shared head prober to see
+	// the head move (an idle subscription) and with -1 when it stops waiting.
+	idle(database string, delta int)
 	// handoffWaiting is called with +1 when a poller starts waiting for its sender to take a
 	// batch (the client is slower than Neo4j) and with -1 when it stops waiting.
 	handoffWaiting(database string, delta int)
@@ -37,6 +43,12 @@ type Stats struct {
 	HeadProbes uint64
 	// ChangesSent and CheckpointsSent count messages sent to clients.
 	ChangesSent, CheckpointsSent uint64
+	// Batches is the number of poll results the senders have processed (sent their changes
+	// and moved their newest cursor).
+	Batches uint64
+	// PollersIdle is the number of subscriptions waiting for the head to move; they cost no
+	// Neo4j query beyond the shared head probe.
+	PollersIdle int64
 	// PollersWaiting is the number of subscriptions whose poller holds a batch that the
 	// sender has not taken yet (clients slower than Neo4j).
 	PollersWaiting int64
@@ -44,9 +56,10 @@ type Stats struct {
 
 // counters is the observer behind Stats.
 type counters struct {
-	active, waiting              atomic.Int64
+	active, waiting, idlers      atomic.Int64
 	polls, pollErrors, probes    atomic.Uint64
 	changesSent, checkpointsSent atomic.Uint64
+	batches                      atomic.Uint64
 }
 
 func (c *counters) subscriptionStarted(string) { c.active.Add(1) }
@@ -70,6 +83,10 @@ func (c *counters) sent(_ string, checkpoint bool) {
 	}
 }
 
+func (c *counters) batchSent(string) { c.batches.Add(1) }
+
+func (c *counters) idle(_ string, delta int) { c.idlers.Add(int64(delta)) }
+
 func (c *counters) handoffWaiting(_ string, delta int) { c.waiting.Add(int64(delta)) }
 
 func (c *counters) snapshot() Stats {
@@ -80,6 +97,8 @@ func (c *counters) snapshot() Stats {
 		HeadProbes:          c.probes.Load(),
 		ChangesSent:         c.changesSent.Load(),
 		CheckpointsSent:     c.checkpointsSent.Load(),
+		Batches:             c.batches.Load(),
+		PollersIdle:         c.idlers.Load(),
 		PollersWaiting:      c.waiting.Load(),
 	}
 }

@@ -125,6 +125,8 @@ func (p *poller) wait(ctx context.Context, lastCurrent string) error {
 	if !known || head != lastCurrent {
 		return p.sleep(ctx, p.interval)
 	}
+	p.obs.idle(p.database, 1)
+	defer p.obs.idle(p.database, -1)
 	for {
 		select {
 		case <-ctx.Done():

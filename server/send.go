@@ -68,6 +68,7 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 			if len(r.changes) > 0 {
 				rearm()
 			}
+			s.obs.batchSent(s.database)
 		case <-timer.C():
 			if err := s.checkpoint(newest); err != nil {
 				return err
