@@ -1,0 +1,63 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cdcstream/cdcstream/server"
+	"github.com/cdcstream/cdcstream/server/servertest"
+	"google.golang.org/grpc/codes"
+)
+
+func TestShutdownSendsFinalCheckpointThenUnavailable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ids := h.src.Commit(db, 3)
+	idle := h.subscribe(now(), nil)
+	idle.rec.wait(t, h.ctx, 1)
+	busy := h.subscribe(fromID(servertest.ID(db, 0)), nil)
+	busy.rec.wait(t, h.ctx, 3)
+
+	if err := h.srv.Shutdown(h.ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		s    *sub
+		want string
+	}{"idle": {idle, servertest.ID(db, 3)}, "busy": {busy, ids[2]}} {
+		wantStatus(t, tc.s.result(t, h.ctx), codes.Unavailable, server.ReasonServerShuttingDown)
+		msgs := tc.s.rec.messages()
+		if got := checkpointID(t, msgs[len(msgs)-1]); got != tc.want {
+			t.Fatalf("%s: final checkpoint at %q, want %q", name, got, tc.want)
+		}
+	}
+	err := h.srv.SubscribeSend(h.ctx, now(), newRecorder().send)
+	wantStatus(t, err, codes.Unavailable, server.ReasonServerShuttingDown)
+	if err := h.srv.Ready(h.ctx); err == nil {
+		t.Fatal("Ready after Shutdown")
+	}
+	if st := h.srv.Stats(); st.ActiveSubscriptions != 0 {
+		t.Fatalf("%d active subscriptions after Shutdown", st.ActiveSubscriptions)
+	}
+	if err := h.srv.Shutdown(h.ctx); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+}
+
+func TestShutdownGivesUpWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rec := newRecorder()
+	rec.gate = make(chan struct{}) // the client never reads: the final checkpoint blocks
+	h.subscribe(now(), rec)
+	h.waitStats("the subscription", func(st server.Stats) bool { return st.ActiveSubscriptions == 1 })
+	ctx, cancel := context.WithCancel(h.ctx)
+	cancel()
+	if err := h.srv.Shutdown(ctx); err == nil {
+		t.Fatal("Shutdown returned nil with a stream still open")
+	}
+	rec.open()
+	if err := h.srv.Shutdown(h.ctx); err != nil {
+		t.Fatalf("Shutdown after the client read: %v", err)
+	}
+}
