@@ -78,7 +78,8 @@ func WithTelemetry(on bool) ServerOption {
 }
 
 // WithRecvTimeoutHint sets the HELLO hint connection.recv_timeout_seconds (whole seconds, at
-// least 1); 0 omits it. Default 120 s.
+// least 1); 0, the default, omits it. With the hint the Go driver races every socket read
+// against a timer in a new goroutine, which costs a large share of its read throughput.
 func WithRecvTimeoutHint(d time.Duration) ServerOption {
 	return func(o *options) { o.recvTimeout = max(d, 0) }
 }
@@ -113,7 +114,6 @@ func NewServer(dbms *DBMS, listen string, opts ...ServerOption) (*Server, error)
 		logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		agent:        "Neo4j/5.26.0",
 		manifest:     true,
-		recvTimeout:  120 * time.Second,
 		keepAlive:    10 * time.Second,
 		routingTTL:   300 * time.Second,
 		handshakeTTL: 10 * time.Second,
