@@ -128,8 +128,20 @@ func (db *Database) Query(user User, from string, selectors []any) ([]Record, er
 	return db.QueryLimit(user, from, selectors, 0)
 }
 
-// QueryLimit is Query returning at most limit records (limit <= 0: no limit).
+// QueryLimit is Query returning at most limit records (limit <= 0: no limit). Without
+// selectors the result is a read-only view of the log (capacity-capped, so appending to it
+// copies): no per-call work beyond locating the start.
 func (db *Database) QueryLimit(user User, from string, selectors []any, limit int) ([]Record, error) {
+	if len(selectors) == 0 {
+		recs, err := db.tail(user, from)
+		if err != nil {
+			return nil, err
+		}
+		if limit > 0 && limit < len(recs) {
+			recs = recs[:limit:limit]
+		}
+		return recs, nil
+	}
 	seq, n, err := db.QueryIter(user, from, selectors)
 	if err != nil {
 		return nil, err
@@ -137,7 +149,7 @@ func (db *Database) QueryLimit(user User, from string, selectors []any, limit in
 	if limit <= 0 || limit > n {
 		limit = n
 	}
-	out := make([]Record, 0, min(limit, 4096))
+	out := make([]Record, 0, limit)
 	for r := range seq {
 		if len(out) == limit {
 			break
@@ -162,18 +174,10 @@ func (db *Database) QueryIter(user User, from string, selectors []any) (iter.Seq
 	if err != nil {
 		return nil, 0, err
 	}
-	db.mu.RLock()
-	if db.mode == ModeOff {
-		db.mu.RUnlock()
-		return nil, 0, db.disabledError()
-	}
-	start, err := db.resolveLocked(from)
+	recs, err := db.tail(user, from)
 	if err != nil {
-		db.mu.RUnlock()
 		return nil, 0, err
 	}
-	recs := db.records[start-db.recBase:]
-	db.mu.RUnlock()
 	seq := func(yield func(Record) bool) {
 		for i := range recs {
 			if len(sels) > 0 && !matchAny(sels, recs[i].m) {
@@ -185,4 +189,24 @@ func (db *Database) QueryIter(user User, from string, selectors []any) (iter.Seq
 		}
 	}
 	return seq, len(recs), nil
+}
+
+// tail checks the caller and capture mode and returns the retained records after from, as
+// a capacity-capped view of the log taken under the read lock. The log's elements are never
+// modified and appends land beyond the view, so the view stays valid without the lock.
+func (db *Database) tail(user User, from string) ([]Record, error) {
+	if !user.Admin {
+		return nil, forbidden(user.Name)
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.mode == ModeOff {
+		return nil, db.disabledError()
+	}
+	start, err := db.resolveLocked(from)
+	if err != nil {
+		return nil, err
+	}
+	recs := db.records[start-db.recBase:]
+	return recs[:len(recs):len(recs)], nil
 }
