@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything cdcstreamd is told by flags and environment variables.
+type config struct {
+	listen             string
+	neo4jURI           string
+	neo4jUser          string
+	neo4jPassword      string // only from NEO4J_PASSWORD or --neo4j-password-file
+	neo4jPasswordFile  string
+	database           string
+	pollInterval       time.Duration
+	batchLimit         int
+	checkpointInterval time.Duration
+	maxSubscriptions   int
+	shutdownGrace      time.Duration
+	logFormat          string
+	logLevel           string
+	demo               bool
+	demoRate           float64
+	demoSeed           int64
+	demoPreload        int
+}
+
+// errHelp is returned when -h/--help was asked for; run prints usage and exits 0.
+var errHelp = flag.ErrHelp
+
+// envOr returns the environment variable's value when set, else def.
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// parseConfig reads flags, with environment variables as defaults, and validates them.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("cdcstreamd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "cdcstreamd serves Neo4j Change Data Capture as resumable gRPC streams.\n\nUsage: cdcstreamd [flags]\n\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nThe Neo4j password is read only from NEO4J_PASSWORD or --neo4j-password-file, never from a flag value.\n")
+	}
+	dur := func(key string, def time.Duration) time.Duration {
+		if v := getenv(key); v != "" {
+			if d, err := time.ParseDuration(v); err == nil {
+				return d
+			}
+		}
+		return def
+	}
+	num := func(key string, def int) int {
+		if v := getenv(key); v != "" {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		}
+		return def
+	}
+	fs.StringVar(&c.listen, "listen", envOr(getenv, "CDCSTREAM_LISTEN", "127.0.0.1:50051"), "gRPC listen address (env CDCSTREAM_LISTEN)")
+	fs.StringVar(&c.neo4jURI, "neo4j-uri", envOr(getenv, "NEO4J_URI", "neo4j://localhost:7687"), "Neo4j URI, bolt:// or neo4j:// (env NEO4J_URI)")
+	fs.StringVar(&c.neo4jUser, "neo4j-user", envOr(getenv, "NEO4J_USERNAME", "neo4j"), "Neo4j user (env NEO4J_USERNAME)")
+	fs.StringVar(&c.neo4jPasswordFile, "neo4j-password-file", envOr(getenv, "NEO4J_PASSWORD_FILE", ""), "file holding the Neo4j password (env NEO4J_PASSWORD_FILE); else env NEO4J_PASSWORD")
+	fs.StringVar(&c.database, "database", envOr(getenv, "NEO4J_DATABASE", "neo4j"), "default database for requests that name none (env NEO4J_DATABASE)")
+	fs.DurationVar(&c.pollInterval, "poll-interval", dur("CDCSTREAM_POLL_INTERVAL", 500*time.Millisecond), "wait between polls of an idle subscription (env CDCSTREAM_POLL_INTERVAL)")
+	fs.IntVar(&c.batchLimit, "batch-limit", num("CDCSTREAM_BATCH_LIMIT", 1000), "changes per Neo4j query (LIMIT) (env CDCSTREAM_BATCH_LIMIT)")
+	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", dur("CDCSTREAM_CHECKPOINT_INTERVAL", 10*time.Second), "default quiet time before a checkpoint, 1s..5m (env CDCSTREAM_CHECKPOINT_INTERVAL)")
+	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", num("CDCSTREAM_MAX_SUBSCRIPTIONS", 1000), "maximum concurrent subscriptions (env CDCSTREAM_MAX_SUBSCRIPTIONS)")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", dur("CDCSTREAM_SHUTDOWN_GRACE", 10*time.Second), "how long shutdown waits for streams to end (env CDCSTREAM_SHUTDOWN_GRACE)")
+	fs.StringVar(&c.logFormat, "log-format", envOr(getenv, "CDCSTREAM_LOG_FORMAT", "text"), "log format: text or json (env CDCSTREAM_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", envOr(getenv, "CDCSTREAM_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CDCSTREAM_LOG_LEVEL)")
+	fs.BoolVar(&c.demo, "demo", false, "start an embedded Neo4j simulator with a demo workload and serve it (what `make run` does)")
+	fs.Float64Var(&c.demoRate, "demo-rate", 2, "with --demo: workload transactions per second (0 = none)")
+	fs.Int64Var(&c.demoSeed, "demo-seed", 1, "with --demo: workload seed (same seed, same changes)")
+	fs.IntVar(&c.demoPreload, "demo-preload", 100, "with --demo: workload transactions committed before serving, so EARLIEST has history")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	switch {
+	case c.neo4jPasswordFile != "":
+		b, err := os.ReadFile(c.neo4jPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--neo4j-password-file: %w", err)
+		}
+		c.neo4jPassword = strings.TrimRight(string(b), "\r\n")
+	default:
+		c.neo4jPassword = getenv("NEO4J_PASSWORD")
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.pollInterval < 10*time.Millisecond || c.pollInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("--poll-interval %v: must be within 10ms..1m", c.pollInterval))
+	}
+	if c.batchLimit < 1 || c.batchLimit > 100000 {
+		errs = append(errs, fmt.Errorf("--batch-limit %d: must be within 1..100000", c.batchLimit))
+	}
+	if c.checkpointInterval < time.Second || c.checkpointInterval > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("--checkpoint-interval %v: must be within 1s..5m", c.checkpointInterval))
+	}
+	if c.maxSubscriptions < 1 {
+		errs = append(errs, fmt.Errorf("--max-subscriptions %d: must be at least 1", c.maxSubscriptions))
+	}
+	if c.shutdownGrace < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-grace %v: must not be negative", c.shutdownGrace))
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: must be text or json", c.logFormat))
+	}
+	if _, err := parseLevel(c.logLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.demoPreload < 0 {
+		errs = append(errs, fmt.Errorf("--demo-preload %d: must not be negative", c.demoPreload))
+	}
+	if c.demoRate < 0 {
+		errs = append(errs, fmt.Errorf("--demo-rate %v: must not be negative", c.demoRate))
+	}
+	if !c.demo && c.neo4jPassword == "" {
+		errs = append(errs, errors.New("no Neo4j password: set NEO4J_PASSWORD or --neo4j-password-file (or use --demo)"))
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// newLogger builds the process logger; secrets never reach it because config holds them in
+// fields that are never logged.
+func newLogger(c *config, w io.Writer) *slog.Logger {
+	lvl, _ := parseLevel(c.logLevel)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

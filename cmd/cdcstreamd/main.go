@@ -1,0 +1,51 @@
+// Command cdcstreamd serves Neo4j Change Data Capture as typed, resumable gRPC streams
+// (cdcstream.v1.ChangeStreamService), with gRPC health and server reflection.
+//
+// With --demo it starts an embedded Neo4j simulator (internal/neo4jsim) with a deterministic
+// workload and serves that: this is what `make run` runs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(os.Stderr, "cdcstreamd:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "cdcstreamd:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError marks errors in flags or environment (exit status 2).
+type usageError struct{ error }
+
+// run is the whole program: it returns when ctx is cancelled (after a graceful shutdown) or
+// when start-up fails.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	logger := newLogger(cfg, stderr)
+	_ = stdout
+	return serve(ctx, cfg, logger, nil)
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
+	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/server"
+)
+
+// healthInterval is how often Neo4j reachability is re-checked for gRPC health.
+const healthInterval = 5 * time.Second
+
+// serve runs the service until ctx is done. ready, when non-nil, receives the listen address
+// once the service accepts connections (tests use it).
+func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- string) error {
+	var bg sync.WaitGroup // background goroutines: demo workload, health prober
+	defer bg.Wait()
+	bgCtx, cancelBg := context.WithCancel(context.Background())
+	defer cancelBg()
+
+	uri, user, password := cfg.neo4jURI, cfg.neo4jUser, cfg.neo4jPassword
+	if cfg.demo {
+		sim, err := startDemo(bgCtx, cfg, logger, &bg)
+		if err != nil {
+			return err
+		}
+		defer sim.Close()
+		uri, user, password = sim.RoutingURI(), demoUser, demoPassword
+	}
+
+	src, err := neo4jcdc.Open(ctx, uri, user, password, neo4jcdc.WithLogger(logger))
+	if err != nil {
+		return fmt.Errorf("neo4j %s: %w", uri, err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := src.Close(closeCtx); err != nil {
+			logger.Warn("closing the neo4j driver", "err", err)
+		}
+	}()
+
+	svc, err := server.New(src,
+		server.WithDefaultDatabase(cfg.database),
+		server.WithPollInterval(cfg.pollInterval),
+		server.WithBatchLimit(cfg.batchLimit),
+		server.WithDefaultCheckpointInterval(cfg.checkpointInterval),
+		server.WithMaxSubscriptions(cfg.maxSubscriptions),
+		server.WithLogger(logger),
+	)
+	if err != nil {
+		return fmt.Errorf("service options: %w", err)
+	}
+
+	gs := grpc.NewServer(
+		// Stop (after the grace period) still waits for handlers to return, so the Neo4j
+		// driver is closed only after its last use.
+		grpc.WaitForHandlers(true),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:    30 * time.Second, // ping an idle connection after 30s
+			Timeout: 10 * time.Second, // and drop it if the ping is not answered in 10s
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             10 * time.Second, // clients may ping every 10s, even with no stream
+			PermitWithoutStream: true,
+		}),
+	)
+	svc.Register(gs)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+
+	lis, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.listen, err)
+	}
+	addr := lis.Addr().String()
+
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		probeHealth(bgCtx, svc, hs, logger)
+	}()
+
+	served := make(chan error, 1) // the result of gs.Serve, once it returns
+	go func() { served <- gs.Serve(lis) }()
+	logger.Info("listening", "address", addr, "neo4j", uri, "database", cfg.database, "demo", cfg.demo)
+	if ready != nil {
+		ready <- addr
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("grpc server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", cfg.shutdownGrace)
+	cancelBg()
+	hs.Shutdown() // every service NOT_SERVING: load balancers stop sending new streams
+	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
+	defer cancel()
+	if err := svc.Shutdown(graceCtx); err != nil {
+		logger.Warn("streams did not all end in time", "err", err)
+	}
+	stopped := make(chan struct{}) // closed when GracefulStop returns
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-graceCtx.Done():
+		gs.Stop()
+		<-stopped
+	}
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		logger.Warn("grpc server", "err", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// probeHealth keeps gRPC health in step with Neo4j's reachability: SERVING while the source
+// answers, NOT_SERVING while it does not.
+func probeHealth(ctx context.Context, svc *server.Server, hs *health.Server, logger *slog.Logger) {
+	service := cdcstreamv1.ChangeStreamService_ServiceDesc.ServiceName
+	last := healthpb.HealthCheckResponse_UNKNOWN
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pingCtx, cancel := context.WithTimeout(ctx, healthInterval)
+		err := svc.Ready(pingCtx)
+		cancel()
+		st := healthpb.HealthCheckResponse_SERVING
+		if err != nil {
+			st = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if st != last {
+			if err != nil {
+				logger.Warn("neo4j unreachable; health NOT_SERVING", "err", err)
+			} else {
+				logger.Info("neo4j reachable; health SERVING")
+			}
+			last = st
+		}
+		hs.SetServingStatus("", st)
+		hs.SetServingStatus(service, st)
+		t.Reset(healthInterval)
+	}
+}
+
+// The embedded simulator's credentials; it listens on loopback only.
+const (
+	demoUser     = "neo4j"
+	demoPassword = "password"
+)
+
+// startDemo starts the embedded Neo4j simulator on loopback and its workload.
+func startDemo(ctx context.Context, cfg *config, logger *slog.Logger, bg *sync.WaitGroup) (*neo4jsim.Server, error) {
+	dbms := neo4jsim.NewDBMS(neo4jsim.Config{
+		Users:       []neo4jsim.User{{Name: demoUser, Password: demoPassword, Admin: true}},
+		Databases:   []string{cfg.database},
+		CaptureMode: "FULL",
+	})
+	sim, err := neo4jsim.NewServer(dbms, "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo simulator: %w", err)
+	}
+	logger.Info("demo: embedded Neo4j simulator", "uri", sim.RoutingURI(), "database", cfg.database, "rate", cfg.demoRate, "seed", cfg.demoSeed)
+	w := neo4jsim.NewWorkload(dbms.Database(cfg.database), cfg.demoSeed)
+	for i := 0; i < cfg.demoPreload; i++ {
+		if _, err := w.Step(); err != nil {
+			sim.Close()
+			return nil, fmt.Errorf("demo preload: %w", err)
+		}
+	}
+	if cfg.demoRate > 0 {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			if err := w.Run(ctx, cfg.demoRate); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Error("demo workload stopped", "err", err)
+			}
+		}()
+	}
+	return sim, nil
+}
