@@ -237,6 +237,14 @@ func TestCursorSemantics(t *testing.T) {
 	if ids := db.Snapshot(); len(ids.Nodes) != 1 {
 		t.Errorf("snapshot has %d nodes", len(ids.Nodes))
 	}
+	id, ct, err := db.CurrentWithCommitTime()
+	md := recs[len(recs)-1].Metadata["txCommitTime"]
+	if err != nil || id != mustCurrent(t, db) || ct != md {
+		t.Errorf("CurrentWithCommitTime = %s %v %v, want time %v", id, ct, err, md)
+	}
+	if db.dbms.Database("NEO4J") != db || db.dbms.Database("missing") != nil || db.dbms.DefaultDatabase() != "neo4j" {
+		t.Error("database lookup")
+	}
 }
 
 func FuzzChangeID(f *testing.F) {

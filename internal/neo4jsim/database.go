@@ -2,7 +2,6 @@ package neo4jsim
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 )
 
@@ -183,7 +182,7 @@ func (db *Database) pruneLocked(keep int) {
 	nrec := last.start + last.n - db.recBase
 	db.records = db.records[nrec:]
 	db.recBase += nrec
-	db.txs = slices.Clone(db.txs[drop:])
+	db.txs = db.txs[drop:] // appends reallocate, dropping the pruned prefix
 }
 
 // appendTxLocked publishes a committed transaction and its records, then applies retention.

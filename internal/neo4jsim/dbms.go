@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -77,11 +78,16 @@ func NewDBMS(cfg Config) *DBMS {
 	if !ok {
 		mode = ModeFull
 	}
+	uuids := make(map[string]string, len(cfg.DatabaseUUIDs))
+	for n, u := range cfg.DatabaseUUIDs {
+		uuids[strings.ToLower(n)] = u
+	}
 	for _, name := range names {
+		name = strings.ToLower(name)
 		if _, dup := d.dbs[name]; dup {
 			continue
 		}
-		id, err := parseUUID(cfg.DatabaseUUIDs[name])
+		id, err := parseUUID(uuids[name])
 		if err != nil {
 			id = randomUUID()
 		}
@@ -113,9 +119,10 @@ func (d *DBMS) LookupUser(name string) (User, bool) {
 	return User{}, false
 }
 
-// Database returns the named database, or nil if it does not exist.
+// Database returns the named database, or nil if it does not exist. Names are
+// case-insensitive, as Neo4j stores database names in lower case.
 func (d *DBMS) Database(name string) *Database {
-	return d.dbs[name]
+	return d.dbs[strings.ToLower(name)]
 }
 
 // DefaultDatabase returns the name of the default database.

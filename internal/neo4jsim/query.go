@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"sort"
+	"time"
 )
 
 // CDC status codes (legacy code, GQLSTATUS).
@@ -209,4 +210,16 @@ func (db *Database) tail(user User, from string) ([]Record, error) {
 	}
 	recs := db.records[start-db.recBase:]
 	return recs[:len(recs):len(recs)], nil
+}
+
+// CurrentWithCommitTime is db.cdc.current() as Cypher 25 on Neo4j 2026.06+ yields it: the
+// current id and the commit time of the last committed transaction (offset 0, ms).
+func (db *Database) CurrentWithCommitTime() (string, DateTime, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.mode == ModeOff {
+		return "", DateTime{}, db.disabledError()
+	}
+	id := encodeChangeID(changeID{db: db.uuid, txID: db.lastTx, seq: seqEnd, commitMillis: db.lastMillis})
+	return id, utcMillis(time.UnixMilli(db.lastMillis)), nil
 }

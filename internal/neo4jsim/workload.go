@@ -80,8 +80,8 @@ func NewWorkload(db *Database, seed int64, opts ...WorkloadOption) *Workload {
 // returns the first error of a step. A rate <= 0 runs as fast as possible.
 func (w *Workload) Run(ctx context.Context, rate float64) error {
 	var tick <-chan time.Time // paces the steps; nil when unpaced
-	if rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	if d := time.Duration(float64(time.Second) / rate); rate > 0 && d > 0 {
+		t := time.NewTicker(d)
 		defer t.Stop()
 		tick = t.C
 	}
