@@ -72,10 +72,10 @@ func TestParseStatementSelectorLiteral(t *testing.T) {
 
 func TestParseStatementRejects(t *testing.T) {
 	cases := map[string]string{
-		"MATCH (n) RETURN n":                          "Neo.ClientError.Statement.SyntaxError",
-		"":                                            "Neo.ClientError.Statement.SyntaxError",
-		"CALL db.cdc.current(":                        "Neo.ClientError.Statement.SyntaxError",
-		"CALL db.cdc.current() YIELD nope":            "Neo.ClientError.Statement.SyntaxError",
+		"MATCH (n) RETURN n":               "Neo.ClientError.Statement.SyntaxError",
+		"":                                 "Neo.ClientError.Statement.SyntaxError",
+		"CALL db.cdc.current(":             "Neo.ClientError.Statement.SyntaxError",
+		"CALL db.cdc.current() YIELD nope": "Neo.ClientError.Statement.SyntaxError",
 		"CALL db.cdc.current() YIELD id RETURN other": "Neo.ClientError.Statement.SyntaxError",
 		"CALL db.cdc.current() extra":                 "Neo.ClientError.Statement.SyntaxError",
 		"CALL db.cdc.current($x)":                     "Neo.ClientError.Procedure.ProcedureCallFailed",
