@@ -118,16 +118,25 @@ func exitCode(err error, stderr io.Writer) int {
 		}
 		return exitExpired
 	case status.Code(err) == codes.Unavailable:
-		fmt.Fprintln(stderr, "cdctail: server unavailable:", err)
+		fmt.Fprintln(stderr, "cdctail: server unavailable:", describe(err))
 		return exitUnreachable
 	default:
-		if r := client.Reason(err); r != "" {
-			fmt.Fprintf(stderr, "cdctail: %v (reason %s)\n", err, r)
-		} else {
-			fmt.Fprintln(stderr, "cdctail:", err)
-		}
+		fmt.Fprintln(stderr, "cdctail:", describe(err))
 		return exitOther
 	}
+}
+
+// describe renders an error for stderr: "Code: message (reason REASON)" for gRPC statuses.
+func describe(err error) string {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err.Error()
+	}
+	msg := st.Code().String() + ": " + st.Message()
+	if r := client.Reason(err); r != "" {
+		msg += " (reason " + r + ")"
+	}
+	return msg
 }
 
 // request builds the SubscribeRequest the flags describe.
