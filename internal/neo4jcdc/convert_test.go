@@ -1,7 +1,9 @@
 package neo4jcdc
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -293,5 +295,74 @@ func TestChangeFromRecord(t *testing.T) {
 	rec.Values = rec.Values[:4]
 	if _, err := changeFromRecord("db1", rec); err == nil || !strings.Contains(err.Error(), "event") {
 		t.Fatalf("record without event: err = %v, want a missing column error", err)
+	}
+}
+
+// BenchmarkChangeEvent measures the conversion alone (no driver, no network) of a node create
+// with nine properties of mixed types and full metadata, like BenchmarkPoll's records.
+func BenchmarkChangeEvent(b *testing.B) {
+	props := map[string]any{
+		"id": int64(1), "name": "item-1", "price": 9.99, "active": true, "tags": []any{"a", "b", "c"},
+		"created": time.Unix(1704067200, 0).In(time.FixedZone("Offset", 3600)), "day": hydDate(19723),
+		"loc": neo4j.Point2D{SpatialRefId: 4326, X: 1, Y: 2}, "ttl": neo4j.Duration{Days: 1},
+	}
+	event := personNode("c", map[string]any{}, nil, nodeStateIn(props, "Item", "Bench"))
+	meta := metadataIn()
+	for b.Loop() {
+		if _, err := changeEvent("neo4j", "AAAB", int64(1), int64(0), meta, event); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
+}
+
+// FuzzChangeEvent feeds arbitrary JSON-shaped metadata and event maps (numbers that are whole
+// become int64, as the driver gives integers) to the converter: it never panics, and an
+// accepted record always has a node or relationship event and keeps its cursor.
+func FuzzChangeEvent(f *testing.F) {
+	f.Add(`{"captureMode":"FULL","txMetadata":{"a":1}}`,
+		`{"elementId":"4:x:0","eventType":"n","operation":"c","labels":["L"],"keys":{"L":[{"id":1}]},"state":{"before":null,"after":{"labels":["L"],"properties":{"id":1}}}}`)
+	f.Add(`{"x":[1,"a",null]}`,
+		`{"elementId":"5:x:0","eventType":"r","operation":"d","type":"T","start":{"elementId":"4:x:0","keys":{"L":{"id":1}}},"end":{"elementId":"4:x:1"},"key":{"k":2.5},"state":{"before":{"properties":{}}}}`)
+	f.Add(`{}`, `{"eventType":"n"}`)
+	f.Add(`{"captureMode":1}`, `[]`)
+	f.Fuzz(func(t *testing.T, metadata, event string) {
+		var md, ev any
+		if json.Unmarshal([]byte(metadata), &md) != nil || json.Unmarshal([]byte(event), &ev) != nil {
+			return
+		}
+		ce, err := changeEvent("db", "ID", int64(1), int64(0), intsOf(md), intsOf(ev))
+		if err != nil {
+			return
+		}
+		if ce.GetNode() == nil && ce.GetRelationship() == nil {
+			t.Fatalf("accepted %s / %s without an event: %v", metadata, event, ce)
+		}
+		if ce.GetCursor().GetId() != "ID" || ce.GetMetadata() == nil {
+			t.Fatalf("accepted record lost cursor or metadata: %v", ce)
+		}
+	})
+}
+
+// intsOf turns whole float64 numbers from encoding/json into int64, recursively.
+func intsOf(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = intsOf(x[i])
+		}
+		return x
+	case map[string]any:
+		for k := range x {
+			x[k] = intsOf(x[k])
+		}
+		return x
+	default:
+		return v
 	}
 }
