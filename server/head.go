@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// probeTimeout bounds one head probe, so that a hung connection cannot freeze the head that
+// idle subscriptions wait on: a failed probe makes them fall back to polling every interval.
+const probeTimeout = 30 * time.Second
+
 // heads shares one head probe per database among all subscriptions of that database, so
 // that idle subscriptions cost O(1) Neo4j queries per poll interval (ARCHITECTURE.md
 // section 8): the prober calls Source.Current once per interval, and a subscription polls
@@ -109,7 +113,9 @@ func (p *headProber) run(ctx context.Context, probeNow bool) {
 			}
 		}
 		probeNow = false
-		id, err := h.src.Current(ctx, p.database)
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		id, err := h.src.Current(pctx, p.database)
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}

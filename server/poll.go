@@ -107,7 +107,11 @@ func (p *poller) poll(ctx context.Context, cursor string) (Batch, error) {
 		if err == nil || !errors.Is(err, ErrFutureCursor) || ctx.Err() != nil {
 			return b, err
 		}
-		p.log.Debug("server: cursor ahead of the answering member; retrying",
+		level := slog.LevelDebug
+		if backoff >= maxFutureBackoff {
+			level = slog.LevelWarn // lagging for a long time, or a cursor from a restored database
+		}
+		p.log.Log(ctx, level, "server: cursor ahead of the answering member; retrying",
 			"database", p.database, "backoff", backoff, "error", err)
 		if err := p.sleep(ctx, backoff); err != nil {
 			return Batch{}, err

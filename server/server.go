@@ -32,6 +32,10 @@ type Server struct {
 	shuttingDown bool
 	// shutdown is closed by the first Shutdown call; every stream's sender watches it.
 	shutdown chan struct{}
+	// shutdownCtx is canceled (cause errShuttingDown) with shutdown; it aborts the Source calls
+	// that resolve a starting stream's cursor.
+	shutdownCtx    context.Context
+	cancelShutdown context.CancelCauseFunc
 	// drained is closed once shuttingDown is set and active is zero; Shutdown waits for it.
 	drained chan struct{}
 }
@@ -63,6 +67,7 @@ func New(src Source, opts ...Option) (*Server, error) {
 		shutdown: make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
+	s.shutdownCtx, s.cancelShutdown = context.WithCancelCause(context.Background())
 	s.heads = newHeads(src, &s.opts, s.obs)
 	return s, nil
 }
@@ -101,6 +106,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.shuttingDown {
 		s.shuttingDown = true
 		close(s.shutdown)
+		s.cancelShutdown(errShuttingDown)
 		if s.active == 0 {
 			close(s.drained)
 		}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/cdcstream/cdcstream/server"
@@ -59,5 +60,33 @@ func TestShutdownGivesUpWhenContextEnds(t *testing.T) {
 	rec.open()
 	if err := h.srv.Shutdown(h.ctx); err != nil {
 		t.Fatalf("Shutdown after the client read: %v", err)
+	}
+}
+
+func TestShutdownAbortsStartResolution(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	// entered is closed when the subscription's Current call is blocked in Neo4j.
+	entered := make(chan struct{})
+	h.src.SetHook(func(ctx context.Context, m servertest.Method) error {
+		if m != servertest.MethodCurrent {
+			return nil
+		}
+		close(entered)
+		<-ctx.Done()
+		return fmt.Errorf("fake: %w: %w", server.ErrNeo4jUnavailable, ctx.Err())
+	})
+	s := h.subscribe(now(), nil)
+	select {
+	case <-entered:
+	case <-h.ctx.Done():
+		t.Fatal("Current not called")
+	}
+	if err := h.srv.Shutdown(h.ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	wantStatus(t, s.result(t, h.ctx), codes.Unavailable, server.ReasonServerShuttingDown)
+	if msgs := s.rec.messages(); len(msgs) != 0 {
+		t.Fatalf("messages without a start cursor: %v", msgs)
 	}
 }

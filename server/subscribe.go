@@ -42,18 +42,7 @@ func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 // run resolves the start, then runs the poller and the sender until one of them ends the
 // subscription. No goroutine outlives it.
 func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstreamv1.SubscribeResponse) error) error {
-	cursor, atHead := p.cursor, false
-	var err error
-	switch p.start {
-	case startNow:
-		cursor, err = s.src.Current(ctx, p.database)
-		atHead = true
-	case startEarliest:
-		cursor, err = s.src.Earliest(ctx, p.database)
-	}
-	if err == nil && cursor == "" {
-		err = errEmptyID
-	}
+	cursor, atHead, err := s.resolveStart(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -83,6 +72,32 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 	cancel(errSubscriptionEnded)
 	<-pollerDone
 	return err
+}
+
+// resolveStart returns the start cursor id, and whether it is the head just read. Shutdown
+// aborts it.
+func (s *Server) resolveStart(ctx context.Context, p subscribeParams) (cursor string, atHead bool, err error) {
+	if p.start == startCursor {
+		return p.cursor, false, nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(s.shutdownCtx, func() { cancel(errShuttingDown) })
+	defer stop()
+	if p.start == startNow {
+		cursor, err = s.src.Current(ctx, p.database)
+	} else {
+		cursor, err = s.src.Earliest(ctx, p.database)
+	}
+	switch {
+	case errors.Is(context.Cause(ctx), errShuttingDown):
+		return "", false, errShuttingDown
+	case err != nil:
+		return "", false, err
+	case cursor == "":
+		return "", false, errEmptyID
+	}
+	return cursor, p.start == startNow, nil
 }
 
 // finish classifies the error that ended an RPC, logs it, and returns its status. When the

@@ -47,6 +47,8 @@ type FakeSource struct {
 	fail map[Method]error
 	// changed is closed (and replaced) on every call and every change of the log.
 	changed chan struct{}
+	// hook, when set, runs at the start of every call (after it is recorded).
+	hook func(ctx context.Context, m Method) error
 	// pollFunc, when set, answers Poll instead of the log.
 	pollFunc func(ctx context.Context, call PollCall) (server.Batch, error)
 }
@@ -127,16 +129,19 @@ func (f *FakeSource) Poll(ctx context.Context, database, from string, selectors 
 	call := PollCall{Database: database, From: from, Selectors: selectors, Limit: limit}
 	f.polls = append(f.polls, call)
 	err := f.enterLocked(MethodPoll)
-	hook := f.pollFunc
+	hook, pollFunc := f.hook, f.pollFunc
 	f.mu.Unlock()
+	if err == nil && hook != nil {
+		err = hook(ctx, MethodPoll)
+	}
 	if err != nil {
 		return server.Batch{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return server.Batch{}, fmt.Errorf("fake: %w: %w", server.ErrNeo4jUnavailable, err)
 	}
-	if hook != nil {
-		return hook(ctx, call)
+	if pollFunc != nil {
+		return pollFunc(ctx, call)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -173,11 +178,11 @@ func (f *FakeSource) Earliest(ctx context.Context, database string) (string, err
 }
 
 func (f *FakeSource) position(ctx context.Context, m Method, database string, pos func(*fakeDB) int) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.enterLocked(m); err != nil {
+	if err := f.enter(ctx, m); err != nil {
 		return "", err
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("fake: %w: %w", server.ErrNeo4jUnavailable, err)
 	}
@@ -190,12 +195,30 @@ func (f *FakeSource) position(ctx context.Context, m Method, database string, po
 
 // Ping implements server.Source.
 func (f *FakeSource) Ping(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.enterLocked(MethodPing); err != nil {
+	if err := f.enter(ctx, MethodPing); err != nil {
 		return err
 	}
 	return ctx.Err()
+}
+
+// enter records a call, then returns its scripted error or runs the hook.
+func (f *FakeSource) enter(ctx context.Context, m Method) error {
+	f.mu.Lock()
+	err, hook := f.enterLocked(m), f.hook
+	f.mu.Unlock()
+	if err == nil && hook != nil {
+		err = hook(ctx, m)
+	}
+	return err
+}
+
+// SetHook runs fn at the start of every call, after the call is recorded and unless a
+// scripted error answers it; a non-nil result is the call's error. fn may block (honouring
+// ctx) to model a slow Neo4j. nil removes the hook.
+func (f *FakeSource) SetHook(fn func(ctx context.Context, m Method) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hook = fn
 }
 
 // Append commits events to database, one position each, and returns their ids. It sets each
