@@ -305,14 +305,25 @@ func randomTx(t *rapid.T, tx *Tx, nodes, rels *[]string) error {
 	return nil
 }
 
+// checkReplay runs a random workload in capture mode FULL, DIFF or "mixed" (switching
+// between them at random), replays the stream onto an empty graph and compares.
 func checkReplay(t *rapid.T, mode string) {
-	db := newTestDB(t, mode)
+	initial := mode
+	if mode == "mixed" {
+		initial = ModeFull
+	}
+	db := newTestDB(t, initial)
 	if err := db.CreateNodeKey("K", "k"); err != nil {
 		t.Fatal(err)
 	}
 	w := NewWorkload(db, rapid.Int64().Draw(t, "seed"), WithMaxNodes(rapid.IntRange(4, 25).Draw(t, "maxNodes")))
 	var nodes, rels []string
-	for range rapid.IntRange(1, 40).Draw(t, "steps") {
+	for range rapid.IntRange(1, 120).Draw(t, "steps") {
+		if mode == "mixed" {
+			if err := db.SetCaptureMode(rapid.SampledFrom([]string{ModeFull, ModeDiff}).Draw(t, "mode")); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if rapid.Bool().Draw(t, "workload") {
 			if _, err := w.Step(); err != nil {
 				t.Fatal(err)
@@ -336,7 +347,7 @@ func checkReplay(t *rapid.T, mode string) {
 		t.Fatal(err)
 	}
 	for _, r := range recs {
-		if r.Metadata["captureMode"] != mode {
+		if r.Metadata["captureMode"] != mode && mode != "mixed" {
 			t.Fatalf("record captured in %v, db mode %s", r.Metadata["captureMode"], mode)
 		}
 	}
@@ -355,4 +366,8 @@ func TestReplayReproducesGraphFull(t *testing.T) {
 
 func TestReplayReproducesGraphDiff(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) { checkReplay(t, ModeDiff) })
+}
+
+func TestReplayReproducesGraphMixedModes(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) { checkReplay(t, "mixed") })
 }
