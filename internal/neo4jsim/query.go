@@ -28,6 +28,9 @@ func (db *Database) disabledError() *Error {
 		Message: fmt.Sprintf("Change Data Capture is not currently enabled for database '%s'.", db.name)}
 }
 
+// forbidden is the error for db.cdc.query by a user without admin (or boosted EXECUTE)
+// privileges. Choice: GQLSTATUS 42NFF (access denied) and the wording Neo4j uses for
+// procedure execution denials.
 func forbidden(user string) *Error {
 	return &Error{Code: codeForbidden, GQLStatus: "42NFF",
 		Message: fmt.Sprintf("Executing procedure is not allowed for user '%s' with roles [PUBLIC].", user)}

@@ -6,7 +6,9 @@ import (
 	"strings"
 )
 
-// CreateNodeKey creates a NODE KEY constraint: every node with label has all props, and
+// CreateNodeKey creates a NODE KEY constraint. Choice: only NODE KEY / RELATIONSHIP KEY
+// constraints populate event keys; the equivalent uniqueness + existence pair Neo4j also
+// honours is not modelled. The constraint is enforced at commit: every node with label has all props, and
 // their combined values are unique. Existing data must satisfy it. The schema transaction
 // takes a transaction id but writes no change records (CDC does not capture schema
 // commands), which leaves a gap in the txIds of the change stream. Keys appear in records
