@@ -38,6 +38,12 @@ type fakeServer struct {
 // startFake serves f on 127.0.0.1:0 and returns a client connection to it; both stop with t.
 func startFake(t *testing.T, scripts ...script) (*fakeServer, *grpc.ClientConn) {
 	t.Helper()
+	return startFakeTB(t, scripts...)
+}
+
+// startFakeTB is startFake for tests and benchmarks.
+func startFakeTB(t testing.TB, scripts ...script) (*fakeServer, *grpc.ClientConn) {
+	t.Helper()
 	f := &fakeServer{
 		scripts:    scripts,
 		subscribed: make(chan *cdcstreamv1.SubscribeRequest, 1000),
