@@ -73,9 +73,18 @@
 // letter) and lower-cased, as Neo4j treats them case-insensitively; cursors in responses
 // carry the lower-cased name.
 //
-// # Shutdown
+// # Shutdown, health and metrics
 //
-// Shutdown refuses new streams, makes each open stream send a final Checkpoint with its
-// newest cursor and end with UNAVAILABLE SERVER_SHUTTING_DOWN, and waits for them. Ready
-// reports whether the Source reaches Neo4j, for health checks.
+// Shutdown refuses new streams, aborts streams still resolving their start, makes each open
+// stream send a final Checkpoint with its newest cursor and end with UNAVAILABLE
+// SERVER_SHUTTING_DOWN, and waits for them (or for its context). Ready reports whether the
+// server is not shutting down and the Source reaches Neo4j, for health checks. Stats returns
+// counters (polls, head probes, messages sent, open, idle and back-pressured streams); they
+// are fed by an internal observer interface that a metrics exporter can implement too.
+//
+// # Configuration and tests
+//
+// New validates its options (each With… documents its default and range) and returns an
+// error rather than panicking. Time comes from a Clock (WithClock); package servertest
+// provides a manual clock and a scriptable fake Source so that tests never sleep.
 package server
