@@ -277,3 +277,42 @@ func FuzzChangeID(f *testing.F) {
 		}
 	})
 }
+
+func TestRestoreInvalidatesIDs(t *testing.T) {
+	f := newCursorFixture(t)
+	db := f.db
+	old := mustCurrent(t, db)
+	before := db.Snapshot()
+	db.Restore()
+	if db.UUID() == testUUID {
+		t.Fatal("restore kept the store uuid")
+	}
+	if _, gql := codeOf(func() error { _, err := db.Query(admin, old, nil); return err }()); gql != "52N31" {
+		t.Errorf("old id after restore: %s", gql)
+	}
+	after := db.Snapshot()
+	if len(after.Nodes) != len(before.Nodes) {
+		t.Fatalf("restore lost nodes")
+	}
+	for id := range after.Nodes {
+		if _, same := before.Nodes[id]; same {
+			t.Errorf("element id %s survived the restore", id)
+		}
+	}
+	if got := mustQuery(t, db, mustEarliest(t, db)); len(got) != 0 {
+		t.Errorf("restored log has %d records", len(got))
+	}
+	w := NewWorkload(db, 5)
+	for range 20 {
+		if _, err := w.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := mustQuery(t, db, mustEarliest(t, db))
+	if len(recs) == 0 {
+		t.Fatal("no changes after restore")
+	}
+	if c, _ := decodeChangeID(recs[0].ID); formatUUID(c.db) != db.UUID() {
+		t.Error("new ids do not carry the new uuid")
+	}
+}

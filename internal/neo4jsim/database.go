@@ -9,10 +9,8 @@ import (
 // capture mode (txLogEnrichment) and its CDC log. It is safe for concurrent use: any number of
 // Query, Current and Earliest calls may run while one Write transaction runs.
 type Database struct {
-	dbms    *DBMS
-	name    string
-	uuid    [16]byte
-	uuidStr string
+	dbms *DBMS
+	name string
 
 	// writeMu serialises writers (Write for the whole of its callback, schema changes,
 	// capture-mode switches, pruning), so a transaction can read the committed graph
@@ -22,6 +20,8 @@ type Database struct {
 	// mu guards every field below. Writers hold it only while publishing a commit; readers
 	// (Query, Current, Earliest, Snapshot) hold it in read mode.
 	mu          sync.RWMutex
+	uuid        [16]byte // store UUID; changes only on Restore (under writeMu and mu)
+	uuidStr     string
 	nodes       map[int64]*nodeState
 	rels        map[int64]*relState
 	adj         map[int64]map[int64]struct{} // node id -> ids of the relationships touching it
@@ -99,7 +99,11 @@ func newDatabase(d *DBMS, name string, id [16]byte, mode string, retention int) 
 func (db *Database) Name() string { return db.name }
 
 // UUID returns the store UUID that appears in element ids and change identifiers.
-func (db *Database) UUID() string { return db.uuidStr }
+func (db *Database) UUID() string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.uuidStr
+}
 
 // LastTxID returns the id of the last committed transaction.
 func (db *Database) LastTxID() int64 {
@@ -225,4 +229,21 @@ func (db *Database) parseElementID(eid string, kind byte) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
+}
+
+// Restore models restoring the database from a backup of its current state. The graph is
+// kept, but the store gets a new UUID, so every element id changes, the CDC log starts empty
+// and every change id handed out before fails with InvalidIdentifier (52N31: the id names
+// the old store). The capture mode is kept, as on a self-managed server where the operator
+// sets the same txLogEnrichment again; Aura would switch it OFF (use SetCaptureMode).
+func (db *Database) Restore() {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.uuid = randomUUID()
+	db.uuidStr = formatUUID(db.uuid)
+	db.appendTxLocked(db.dbms.now().UnixMilli(), nil)
+	db.dropLogLocked()
+	db.epochTx = db.lastTx
 }

@@ -159,12 +159,12 @@ func (w *Workload) track(created, deleted []string) {
 
 func (w *Workload) isCompanyID(id string) bool {
 	g := w.db
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	n, ok := g.parseElementID(id, '4')
 	if !ok {
 		return false
 	}
-	g.mu.RLock()
-	defer g.mu.RUnlock()
 	st, ok := g.nodes[n]
 	return ok && slices.Contains(st.labels, "Company")
 }
