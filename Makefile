@@ -4,7 +4,7 @@ GO    ?= go
 BUF   := $(GO) tool -modfile=tools/buf/go.mod buf
 PKGS  := ./...
 
-.PHONY: all build generate lint breaking ci-checks test test-go test-polyglot run ci bench fuzz clean
+.PHONY: all build generate lint breaking ci-checks test test-neo4j test-go test-polyglot run ci bench fuzz clean
 
 all: build
 
@@ -39,6 +39,12 @@ test-go:
 	$(GO) tool gotestsum --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /internal/polyglot)
 
 -include examples/polyglot.mk
+
+## test-neo4j: prove the service on a real Neo4j Enterprise server (5.13+, CDC FULL, an admin
+## user): NEO4J_TEST_URI=neo4j://host:7687 NEO4J_TEST_USER=neo4j NEO4J_TEST_PASSWORD=... make test-neo4j
+test-neo4j:
+	@test -n "$$NEO4J_TEST_URI" || { echo "set NEO4J_TEST_URI, NEO4J_TEST_USER, NEO4J_TEST_PASSWORD (and NEO4J_TEST_DATABASE)"; exit 2; }
+	$(GO) test -count=1 -v -run '/neo4j$$' ./internal/e2e/
 
 ## ci-checks: generated code up to date, buf lint/format/breaking, gofmt, go vet.
 ci-checks: generate

@@ -67,7 +67,9 @@ const (
 	simDatabase = "neo4j"
 )
 
-func newSimTarget(t *testing.T) *simTarget {
+func newSimTarget(t *testing.T) *simTarget { return newSimTargetTB(t) }
+
+func newSimTargetTB(t testing.TB) *simTarget {
 	t.Helper()
 	dbms := neo4jsim.NewDBMS(neo4jsim.Config{
 		Users:       []neo4jsim.User{{Name: simUser, Password: simPassword, Admin: true}},
