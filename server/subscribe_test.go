@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -280,5 +281,22 @@ func (h *harness) advanceUntil(step time.Duration, cond func() bool) {
 			h.t.Fatal("condition not reached")
 		case <-time.After(time.Millisecond):
 		}
+	}
+}
+
+func TestChangeCursorGetsDatabase(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, server.WithBatchLimit(1))
+	h.src.SetPollFunc(func(_ context.Context, call servertest.PollCall) (server.Batch, error) {
+		return server.Batch{Changes: []*cdcstreamv1.ChangeEvent{{Cursor: &cdcstreamv1.Cursor{Id: "QUJD"}}}}, nil
+	})
+	s := h.subscribe(&cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_FromCursor{
+		FromCursor: &cdcstreamv1.Cursor{Id: servertest.ID("orders", 0), Database: "Orders"}}}, nil)
+	msgs := s.rec.wait(t, h.ctx, 1)
+	if c := msgs[0].GetChange().GetCursor(); c.GetId() != "QUJD" || c.GetDatabase() != "orders" {
+		t.Fatalf("change cursor %v, want database from the request's cursor", c)
+	}
+	if p := h.src.Polls()[0]; p.Database != "orders" {
+		t.Fatalf("polled database %q", p.Database)
 	}
 }
