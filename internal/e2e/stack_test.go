@@ -57,7 +57,9 @@ func quietLogger() *slog.Logger {
 
 // newStack starts the service in front of tg. opts are appended to test-friendly defaults
 // (fast polling).
-func newStack(t *testing.T, tg target, opts ...server.Option) *stack { return newStackTB(t, tg, opts...) }
+func newStack(t *testing.T, tg target, opts ...server.Option) *stack {
+	return newStackTB(t, tg, opts...)
+}
 
 func newStackTB(t testing.TB, tg target, opts ...server.Option) *stack {
 	t.Helper()
