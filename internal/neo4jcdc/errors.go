@@ -32,9 +32,11 @@ var (
 	gqlFuture = []string{"52N30"}
 	// gqlDisabled: CDC is off for the database.
 	gqlDisabled = []string{"51N68"}
-	// gqlSelector: an invalid selector (51N67) or an invalid procedure argument list (52N16,
-	// checked only after its causes had no more specific code).
-	gqlSelector = []string{"51N67", "52N16"}
+	// gqlSelectorType: a selector of the wrong kind, for example select "r" inside start.
+	gqlSelectorType = []string{"51N67"}
+	// gqlArgument: an invalid procedure argument list (checked only after its causes had no
+	// more specific code).
+	gqlArgument = []string{"52N16"}
 )
 
 // Legacy Neo4j status codes.
@@ -47,8 +49,8 @@ const (
 	prefixTransient       = "Neo.TransientError."
 )
 
-// selectorCodes are the legacy codes Neo4j uses when it rejects a procedure argument.
-var selectorCodes = []string{
+// argumentCodes are the legacy codes Neo4j uses when it rejects a procedure argument.
+var argumentCodes = []string{
 	"Neo.ClientError.Procedure.ProcedureCallFailed",
 	"Neo.ClientError.Statement.ArgumentError",
 	"Neo.ClientError.Statement.TypeError",
@@ -56,12 +58,15 @@ var selectorCodes = []string{
 
 // classify wraps err with the server sentinel it belongs to, keeping err in the chain
 // (errors.As still finds the *neo4j.Neo4jError). Errors of no class, including context
-// cancellation by the caller, are returned unchanged. nil stays nil.
-func classify(err error) error {
+// cancellation by the caller, are returned unchanged. nil stays nil. withSelectors tells
+// whether the failed call passed selectors: only then is a rejected procedure argument
+// (52N16, ProcedureCallFailed, ArgumentError, TypeError) blamed on them; the cursor is
+// checked by its own codes, and a failure of a call without selectors is Neo4j's or ours.
+func classify(err error, withSelectors bool) error {
 	if err == nil {
 		return nil
 	}
-	if sentinel := sentinelOf(err); sentinel != nil {
+	if sentinel := sentinelOf(err, withSelectors); sentinel != nil {
 		if errors.Is(err, sentinel) {
 			return err
 		}
@@ -71,7 +76,7 @@ func classify(err error) error {
 }
 
 // sentinelOf finds the class of err, or nil.
-func sentinelOf(err error) error {
+func sentinelOf(err error, withSelectors bool) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// The caller's own context ended: not Neo4j's fault, the caller knows why.
 		return nil
@@ -83,7 +88,7 @@ func sentinelOf(err error) error {
 		}
 	}
 	if neoErr := lastNeo4jError(err); neoErr != nil {
-		if s := neo4jErrorClass(neoErr); s != nil {
+		if s := neo4jErrorClass(neoErr, withSelectors); s != nil {
 			return s
 		}
 	}
@@ -102,7 +107,7 @@ var sentinels = []error{
 
 // neo4jErrorClass classifies one server error, GQLSTATUS first (over the whole cause
 // chain, most specific class first), legacy code second.
-func neo4jErrorClass(e *neo4j.Neo4jError) error {
+func neo4jErrorClass(e *neo4j.Neo4jError, withSelectors bool) error {
 	statuses := gqlStatuses(e)
 	switch {
 	case hasAny(statuses, gqlExpired):
@@ -131,7 +136,8 @@ func neo4jErrorClass(e *neo4j.Neo4jError) error {
 			return server.ErrNeo4jAuth
 		}
 	}
-	if hasAny(statuses, gqlSelector) || hasAny([]string{e.Code}, selectorCodes) {
+	if hasAny(statuses, gqlSelectorType) ||
+		withSelectors && (hasAny(statuses, gqlArgument) || hasAny([]string{e.Code}, argumentCodes)) {
 		return server.ErrInvalidSelector
 	}
 	if strings.HasPrefix(e.Code, prefixTransient) || e.IsRetriable() {

@@ -76,7 +76,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := classify(tc.err)
+			got := classify(tc.err, true)
 			if !errors.Is(got, tc.err) && got != tc.err {
 				t.Fatalf("classify(%v) = %v, lost the original error", tc.err, got)
 			}
@@ -94,8 +94,32 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	if classify(nil) != nil {
+	if classify(nil, true) != nil {
 		t.Fatal("classify(nil) != nil")
+	}
+}
+
+// TestClassifyWithoutSelectors: a rejected procedure argument is blamed on the selectors only
+// when the call passed some.
+func TestClassifyWithoutSelectors(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"argument list", neoErr("Neo.ClientError.Procedure.ProcedureCallFailed", "52N16", "x", nil), nil},
+		{"procedure call failed", neoErr("Neo.ClientError.Procedure.ProcedureCallFailed", "", "x", nil), nil},
+		{"type error", neoErr("Neo.ClientError.Statement.TypeError", "22G03", "x", nil), nil},
+		{"selector type is still a selector error", neoErr("Neo.ClientError.Statement.ArgumentError", "51N67", "x", nil), server.ErrInvalidSelector},
+		{"pruned", neoErr("Neo.ClientError.ChangeDataCapture.InvalidIdentifier", "52N28", "x", nil), server.ErrCursorExpired},
+	}
+	for _, tc := range cases {
+		got := classify(tc.err, false)
+		for _, s := range sentinels {
+			if is, want := errors.Is(got, s), s == tc.want; is != want {
+				t.Errorf("%s: classify = %v: errors.Is(%v) = %v, want %v", tc.name, got, s, is, want)
+			}
+		}
 	}
 }
 
@@ -129,7 +153,7 @@ func FuzzClassify(f *testing.F) {
 		case 4:
 			err = errors.Join(errTest, ne)
 		}
-		got := classify(err)
+		got := classify(err, wrap&8 != 0)
 		if got == nil {
 			t.Fatal("classify returned nil for an error")
 		}

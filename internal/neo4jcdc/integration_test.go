@@ -452,6 +452,31 @@ func TestIntegrationErrors(t *testing.T) {
 		t.Cleanup(func() { s.srv.FailNext(0, "", "") })
 		check(t, poll("neo4j", ""), server.ErrNeo4jUnavailable)
 	})
+	t.Run("dropped connections are redialled", func(t *testing.T) {
+		head := must(src.Current(c, "neo4j"))(t)
+		s.srv.DropConnections()
+		got, err := src.Poll(c, "neo4j", head, nil, 10)
+		if err != nil || got.Current != head {
+			t.Fatalf("Poll after dropped connections = %v, %v; want success at %q", got, err, head)
+		}
+	})
+	t.Run("through neo4j:// routing", func(t *testing.T) {
+		routed := open(t, s.srv.RoutingURI())
+		for _, tc := range []struct {
+			database, from string
+			want           error
+		}{
+			{"neo4j", "not-a-cursor", server.ErrInvalidCursor},
+			{"neo4j", oldCursor, server.ErrCursorExpired},
+			{"off", "", server.ErrCDCDisabled},
+			{"nope", "", server.ErrDatabaseNotFound},
+		} {
+			_, err := routed.Poll(c, tc.database, tc.from, nil, 10)
+			check(t, err, tc.want)
+		}
+		_, err := openAs(t, s.srv.RoutingURI(), "reader", "secret").Poll(c, "neo4j", "", nil, 10)
+		check(t, err, server.ErrNeo4jAuth)
+	})
 	t.Run("caller cancels", func(t *testing.T) {
 		cc, cancel := context.WithCancel(c)
 		cancel()

@@ -62,7 +62,7 @@ func Open(ctx context.Context, uri, user, password string, opts ...Option) (*Sou
 		return nil, fmt.Errorf("neo4jcdc: open %s: %w", uri, err)
 	}
 	if err := driver.VerifyConnectivity(ctx); err != nil {
-		cerr := classify(err)
+		cerr := classify(err, false)
 		if closeErr := driver.Close(context.WithoutCancel(ctx)); closeErr != nil {
 			o.logger.Warn("closing neo4j driver after failed open", "error", closeErr)
 		}
@@ -114,7 +114,7 @@ func (s *Source) Poll(ctx context.Context, database, from string, selectors []*c
 		return server.Batch{Changes: changes, Current: current}, nil
 	})
 	if err != nil {
-		return server.Batch{}, s.fail(ctx, "poll", database, err)
+		return server.Batch{}, s.fail(ctx, "poll", database, len(selectors) > 0, err)
 	}
 	batch := res.(server.Batch)
 	if s.opts.logger.Enabled(ctx, slog.LevelDebug) {
@@ -139,7 +139,7 @@ func (s *Source) Earliest(ctx context.Context, database string) (string, error) 
 // Ping implements server.Source: it verifies that the driver can connect and authenticate.
 func (s *Source) Ping(ctx context.Context) error {
 	if err := s.driver.VerifyConnectivity(ctx); err != nil {
-		return s.fail(ctx, "ping", "", err)
+		return s.fail(ctx, "ping", "", false, err)
 	}
 	return nil
 }
@@ -150,7 +150,7 @@ func (s *Source) readPosition(ctx context.Context, op, database, stmt string) (s
 		return readID(ctx, tx, stmt)
 	})
 	if err != nil {
-		return "", s.fail(ctx, op, database, err)
+		return "", s.fail(ctx, op, database, false, err)
 	}
 	return res.(string), nil
 }
@@ -201,13 +201,14 @@ func readID(ctx context.Context, tx neo4j.ManagedTransaction, stmt string) (stri
 	return id, nil
 }
 
-// fail classifies err for the server and logs the classes operators must see.
-func (s *Source) fail(ctx context.Context, op, database string, err error) error {
+// fail classifies err for the server (withSelectors: the call passed selectors) and logs the
+// classes operators must see.
+func (s *Source) fail(ctx context.Context, op, database string, withSelectors bool, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 		// The caller gave up; report that, whatever the driver made of it.
 		err = fmt.Errorf("%w (driver: %v)", ctxErr, err)
 	}
-	err = classify(err)
+	err = classify(err, withSelectors)
 	if errors.Is(err, server.ErrNeo4jAuth) || errors.Is(err, server.ErrNeo4jUnavailable) {
 		s.opts.logger.Warn("neo4j call failed", "op", op, "database", database, "error", err)
 	}
