@@ -286,7 +286,7 @@ func (h *harness) advanceUntil(step time.Duration, cond func() bool) {
 
 func TestChangeCursorGetsDatabase(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, server.WithBatchLimit(1))
+	h := newHarness(t)
 	h.src.SetPollFunc(func(_ context.Context, call servertest.PollCall) (server.Batch, error) {
 		return server.Batch{Changes: []*cdcstreamv1.ChangeEvent{{Cursor: &cdcstreamv1.Cursor{Id: "QUJD"}}}}, nil
 	})
