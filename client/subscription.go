@@ -206,11 +206,15 @@ func (s *Subscription) Gap() *Gap { return s.gap }
 func (s *Subscription) Err() error { return s.err }
 
 // Cursor returns the newest cursor received (from a change, a checkpoint, or a resolved start),
-// or nil. Subscribing from it continues strictly after it. Safe for concurrent use.
+// or nil. Subscribing from it continues strictly after it. It returns a copy. Safe for
+// concurrent use.
 func (s *Subscription) Cursor() *cdcstreamv1.Cursor {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cursor
+	if s.cursor == nil {
+		return nil
+	}
+	return proto.Clone(s.cursor).(*cdcstreamv1.Cursor)
 }
 
 // Commit saves the cursor of the last message returned by Msg to the checkpoint store. Call it
@@ -392,7 +396,7 @@ func (s *Subscription) end(err error) bool {
 func (s *Subscription) attemptRequest() *cdcstreamv1.SubscribeRequest {
 	req := proto.Clone(s.req).(*cdcstreamv1.SubscribeRequest)
 	if c := s.Cursor(); c != nil {
-		req.Start = &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: proto.Clone(c).(*cdcstreamv1.Cursor)}
+		req.Start = &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: c}
 	}
 	return req
 }

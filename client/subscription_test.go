@@ -1,10 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -531,4 +535,51 @@ func TestClassifyWithoutStatus(t *testing.T) {
 	if v := classify(status.Error(codes.InvalidArgument, "unavailable, retry")); v != stop {
 		t.Fatalf("INVALID_ARGUMENT with a misleading message: %v", v)
 	}
+}
+
+func TestReconnectsAreLogged(t *testing.T) {
+	_, conn := startFake(t, sendThen(statusErr(t, codes.Unavailable, "NEO4J_UNAVAILABLE", nil, 0)), sendThenHang(change(1, 0)))
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	sub := newTestClient(conn, &recordingSleep{}, WithLogger(logger)).Subscribe(testCtx(t), fromReq())
+	defer sub.Close()
+	receiveN(t, sub, 1)
+	out := buf.String()
+	for _, want := range []string{"level=WARN", "will resume", "code=Unavailable", "reason=NEO4J_UNAVAILABLE", "level=INFO", "reconnecting"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCursorReturnsACopy(t *testing.T) {
+	_, conn := startFake(t, sendThenHang(change(1, 0)))
+	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	defer sub.Close()
+	receiveN(t, sub, 1)
+	sub.Cursor().Id = "mutated"
+	if got := sub.Cursor().GetId(); got != "c-1-0" {
+		t.Fatalf("Cursor() = %q after mutating a returned copy", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	// mu guards b.
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written.
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
