@@ -108,7 +108,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	errs := make(chan error, len(databases))
 	if *rate > 0 {
 		for i, name := range dbms.DatabaseNames() {
-			w := neo4jsim.NewWorkload(dbms.Database(name), *seed+int64(i), neo4jsim.WithUser(*user))
+			// The workload's connection metadata names this server, as a local client would see it.
+			w := neo4jsim.NewWorkload(dbms.Database(name), *seed+int64(i), neo4jsim.WithSession(neo4jsim.Session{
+				User: *user, ClientAddr: "127.0.0.1:50000", ServerAddr: srv.Addr(), TxMetadata: map[string]any{"app": "neo4jsim-workload"}}))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -88,7 +88,8 @@ func TestRunServesTheWorkloadUntilCancelled(t *testing.T) {
 		rows = res.Records
 	}
 	md, _ := rows[0].Get("metadata")
-	if m := md.(map[string]any); m["captureMode"] != "DIFF" || m["authenticatedUser"] != "admin" {
+	if m := md.(map[string]any); m["captureMode"] != "DIFF" || m["authenticatedUser"] != "admin" ||
+		m["connectionServer"] != strings.TrimPrefix(uri, "bolt://") {
 		t.Errorf("metadata %v", m)
 	}
 	_ = drv.Close(qctx)
