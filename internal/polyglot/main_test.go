@@ -48,7 +48,14 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		artifacts = dir
-		return m.Run()
+		code := m.Run()
+		if skipped := skips(); len(skipped) > 0 {
+			fmt.Printf("polyglot: %d test(s) SKIPPED, NOT PASSED:\n", len(skipped))
+			for _, s := range skipped {
+				fmt.Printf("polyglot:   %s\n", s)
+			}
+		}
+		return code
 	}()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -67,7 +74,24 @@ func missing(t testing.TB, format string, args ...any) {
 	if os.Getenv(requireEnv) == "1" {
 		t.Fatalf("%s (%s=1, so this is a failure, not a skip)", msg, requireEnv)
 	}
+	skipMu.Lock()
+	skipped = append(skipped, t.Name()+": "+msg)
+	skipMu.Unlock()
 	t.Skipf("SKIPPED, NOT PASSED: %s", msg)
+}
+
+var (
+	// skipMu guards skipped.
+	skipMu sync.Mutex
+	// skipped lists the tests skipped for a missing tool, with the reason, for the run's summary.
+	skipped []string
+)
+
+// skips returns the tests skipped so far.
+func skips() []string {
+	skipMu.Lock()
+	defer skipMu.Unlock()
+	return append([]string(nil), skipped...)
 }
 
 // once memoises a preparation step (building a binary, generating stubs) across the tests of a
