@@ -316,3 +316,26 @@ func TestRestoreInvalidatesIDs(t *testing.T) {
 		t.Error("new ids do not carry the new uuid")
 	}
 }
+
+func TestReplicaLag(t *testing.T) {
+	f := newCursorFixture(t)
+	db := f.db
+	leader := mustCurrent(t, db)
+	db.SetReplicaLag(1) // txB not yet applied here
+	if code, gql := codeOf(func() error { _, err := db.Query(admin, leader, nil); return err }()); code != codeFutureIdentifier || gql != "52N30" {
+		t.Errorf("leader id on a lagging replica: %s %s", code, gql)
+	}
+	recs := mustQuery(t, db, mustEarliest(t, db))
+	if len(recs) != 2 || recs[1].TxID != f.txA {
+		t.Errorf("lagging replica returns %v", recs)
+	}
+	lagged := mustCurrent(t, db)
+	db.SetReplicaLag(0)
+	if got := mustQuery(t, db, lagged); len(got) != 1 || got[0].TxID != f.txB {
+		t.Errorf("after catching up: %v", got)
+	}
+	db.SetReplicaLag(100)
+	if got := mustQuery(t, db, mustEarliest(t, db)); len(got) != 0 || mustCurrent(t, db) != mustEarliest(t, db) {
+		t.Errorf("lag beyond the log: %v", got)
+	}
+}

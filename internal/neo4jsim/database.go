@@ -32,6 +32,7 @@ type Database struct {
 	relKeys     []keyConstraint
 	mode        string
 	retention   int
+	lag         int // replica lag in transactions, see SetReplicaLag
 	lastTx      int64
 	lastMillis  int64
 	epochTx     int64     // enrichment epoch anchor: ids with an older txId are outdated (52N29)

@@ -45,7 +45,31 @@ func (db *Database) Current() (string, error) {
 	if db.mode == ModeOff {
 		return "", db.disabledError()
 	}
-	return encodeChangeID(changeID{db: db.uuid, txID: db.lastTx, seq: seqEnd, commitMillis: db.lastMillis}), nil
+	tx, millis, _ := db.headLocked()
+	return encodeChangeID(changeID{db: db.uuid, txID: tx, seq: seqEnd, commitMillis: millis}), nil
+}
+
+// headLocked returns the last transaction readers see and the absolute log index just after
+// its records: the last committed one, or an older one while a replica lag is set.
+func (db *Database) headLocked() (txID, commitMillis int64, end int) {
+	if db.lag <= 0 || len(db.txs) == 0 {
+		return db.lastTx, db.lastMillis, db.recBase + len(db.records)
+	}
+	i := len(db.txs) - 1 - db.lag
+	if i < 0 {
+		return db.floor.txID, db.floor.commitMillis, db.recBase
+	}
+	e := db.txs[i]
+	return e.txID, e.commitMillis, e.start + e.n
+}
+
+// SetReplicaLag makes readers (Current, Query) see the database as a secondary that is
+// behind by n transactions (0 = up to date): ids of newer transactions, for example from
+// the leader, fail with the transient FutureIdentifier error (52N30) until the lag shrinks.
+func (db *Database) SetReplicaLag(n int) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.lag = max(n, 0)
 }
 
 // Earliest returns db.cdc.earliest(): the position just before the oldest retained change,
@@ -64,7 +88,7 @@ func (db *Database) Earliest() (string, error) {
 // resolveLocked turns a "from" id into the absolute log index of the first record to return.
 // Check order: format, database, future, epoch, retention, commit time, sequence number.
 func (db *Database) resolveLocked(from string) (int, error) {
-	end := db.recBase + len(db.records)
+	head, _, end := db.headLocked()
 	if from == "" {
 		return end, nil
 	}
@@ -75,7 +99,7 @@ func (db *Database) resolveLocked(from string) (int, error) {
 	if c.db != db.uuid {
 		return 0, invalidID("52N31", "The change identifier '%s' does not belong to database '%s'.", from, db.name)
 	}
-	if c.txID > db.lastTx {
+	if c.txID > head {
 		return 0, &Error{Code: codeFutureIdentifier, GQLStatus: "52N30",
 			Message: fmt.Sprintf("The change identifier '%s' points to a future transaction that has not yet happened on this database instance.", from)}
 	}
@@ -211,8 +235,8 @@ func (db *Database) tail(user User, from string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs := db.records[start-db.recBase:]
-	return recs[:len(recs):len(recs)], nil
+	_, _, end := db.headLocked()
+	return db.records[start-db.recBase : end-db.recBase : end-db.recBase], nil
 }
 
 // CurrentWithCommitTime is db.cdc.current() as Cypher 25 on Neo4j 2026.06+ yields it: the
@@ -223,6 +247,7 @@ func (db *Database) CurrentWithCommitTime() (string, DateTime, error) {
 	if db.mode == ModeOff {
 		return "", DateTime{}, db.disabledError()
 	}
-	id := encodeChangeID(changeID{db: db.uuid, txID: db.lastTx, seq: seqEnd, commitMillis: db.lastMillis})
-	return id, utcMillis(time.UnixMilli(db.lastMillis)), nil
+	tx, millis, _ := db.headLocked()
+	id := encodeChangeID(changeID{db: db.uuid, txID: tx, seq: seqEnd, commitMillis: millis})
+	return id, utcMillis(time.UnixMilli(millis)), nil
 }
