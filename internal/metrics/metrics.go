@@ -1,0 +1,160 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/reflection"
+)
+
+// Option configures Metrics.
+type Option func(*options)
+
+// options are the settings of New.
+type options struct {
+	defaultDatabase string
+	now             func() time.Time
+}
+
+// WithDefaultDatabase names the database of requests that name none; it must match the
+// server's. Default "neo4j".
+func WithDefaultDatabase(name string) Option {
+	return func(o *options) { o.defaultDatabase = strings.ToLower(name) }
+}
+
+// WithNow sets the clock the delivery lag is measured with. Default time.Now.
+func WithNow(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
+// Metrics holds cdcstream's collectors and their registry. It is safe for concurrent use.
+type Metrics struct {
+	opts options
+	reg  *prometheus.Registry
+	grpc *grpcprom.ServerMetrics
+
+	active       *prometheus.GaugeVec
+	changes      *prometheus.CounterVec
+	checkpoints  *prometheus.CounterVec
+	lag          *prometheus.HistogramVec
+	pollDuration *prometheus.HistogramVec
+	statements   *prometheus.CounterVec
+	sourceErrors *prometheus.CounterVec
+}
+
+// New creates the metrics in a new registry (with the Go and process collectors).
+func New(opts ...Option) *Metrics {
+	o := options{defaultDatabase: "neo4j", now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	m := &Metrics{
+		opts: o,
+		reg:  prometheus.NewRegistry(),
+		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets([]float64{.001, .01, .1, 1, 10, 60, 600, 3600, 6 * 3600, 24 * 3600}))),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "cdcstream", Name: "subscriptions_active",
+			Help: "Open Subscribe streams.",
+		}, []string{"database"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "changes_sent_total",
+			Help: "ChangeEvents sent to subscribers.",
+		}, []string{"database"}),
+		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "checkpoints_sent_total",
+			Help: "Checkpoints sent to subscribers.",
+		}, []string{"database"}),
+		lag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "cdcstream", Name: "delivery_lag_seconds",
+			Help:    "Time from a change's commit in Neo4j (tx_commit_time) to its send to a subscriber.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+		}, []string{"database"}),
+		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "cdcstream", Name: "poll_duration_seconds",
+			Help:    "Duration of one CDC poll (one read transaction: db.cdc.current() and db.cdc.query()).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"database"}),
+		statements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "neo4j_statements_total",
+			Help: "Cypher statements issued to Neo4j (a poll is 2, current and earliest are 1 each).",
+		}, []string{"database"}),
+		sourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "source_errors_total",
+			Help: "Failed Neo4j calls by operation (poll, current, earliest) and reason.",
+		}, []string{"database", "operation", "reason"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.grpc, m.active, m.changes, m.checkpoints, m.lag, m.pollDuration, m.statements, m.sourceErrors,
+	)
+	return m
+}
+
+// Registry is the registry holding every metric; more collectors may be registered on it.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// UnaryInterceptor records gRPC server metrics of unary calls.
+func (m *Metrics) UnaryInterceptor() grpc.UnaryServerInterceptor {
+	return m.grpc.UnaryServerInterceptor()
+}
+
+// GRPCStreamInterceptor records gRPC server metrics of streams. Put it first in the chain so
+// that refused calls are counted too.
+func (m *Metrics) GRPCStreamInterceptor() grpc.StreamServerInterceptor {
+	return m.grpc.StreamServerInterceptor()
+}
+
+// InitializeGRPC pre-creates the gRPC series (at zero) of every method registered on s; call
+// it after registering the services.
+func (m *Metrics) InitializeGRPC(s reflection.ServiceInfoProvider) {
+	m.grpc.InitializeMetrics(s)
+}
+
+// Handler serves the registry in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Serve serves /metrics on lis until ctx is done, then shuts the HTTP server down (waiting at
+// most 5s for scrapes in flight). It returns nil after a shutdown caused by ctx.
+func (m *Metrics) Serve(ctx context.Context, lis net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	// served carries Serve's result.
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(lis) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
