@@ -583,3 +583,17 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestDeduplicationRestartsWithTheGap(t *testing.T) {
+	// After a restart (say, the database was recreated) tx ids may start lower again; the
+	// reported gap resets the high-water mark so those changes are delivered.
+	_, conn := startFake(t,
+		sendThen(expiredErr(t, "fresh-0"), change(50, 0)),
+		sendThenHang(change(1, 0), change(1, 1)),
+	)
+	sub := newTestClient(conn, &recordingSleep{}, WithExpiredPolicy(ExpiredRestartEarliest)).Subscribe(testCtx(t), fromReq())
+	defer sub.Close()
+	if got := txIDs(receiveN(t, sub, 4)); !slices.Equal(got, []int64{50, -1, 1, 1}) {
+		t.Fatalf("tx ids %v, want [50 gap 1 1]", got)
+	}
+}
