@@ -311,6 +311,9 @@ func gqlCondition(status string) string {
 	case "08N06":
 		return "connection exception - protocol error"
 	}
+	if len(status) < 2 {
+		return "general processing exception"
+	}
 	switch status[:2] {
 	case "08":
 		return "connection exception"

@@ -439,3 +439,91 @@ func TestReadMessageSkipsNoopsAndJoinsChunks(t *testing.T) {
 		t.Fatalf("truncated chunk: %v", err)
 	}
 }
+
+// encodeMessage builds one chunked message for the fuzz harness.
+func encodeMessage(tb testing.TB, tag byte, fields ...any) []byte {
+	var e encoder
+	e.structHeader(len(fields), tag)
+	for _, f := range fields {
+		if err := e.value(f); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return frame(e.buf)
+}
+
+// frame chunks a message body (at most 65 535 bytes per chunk).
+func frame(body []byte) []byte {
+	var fw frameWriter
+	var e encoder
+	start := fw.begin(&e)
+	e.buf = append(e.buf, body...)
+	fw.finish(&e, start)
+	return fw.out
+}
+
+// FuzzBoltMessage sends an arbitrary message body to a logged-in connection, followed by
+// PULL, RESET and a query, and checks that the server neither panics nor hangs.
+func FuzzBoltMessage(f *testing.F) {
+	dbms := NewDBMS(Config{})
+	srv, err := NewServer(dbms, "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = srv.Close() })
+	login := append([]byte{0x60, 0x60, 0xB0, 0x17, 0, 0, 8, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		encodeMessage(f, msgHello, map[string]any{"user_agent": "fuzz"})...)
+	login = append(login, encodeMessage(f, msgLogon, map[string]any{"scheme": "basic", "principal": "neo4j", "credentials": "password"})...)
+	var tail []byte
+	tail = append(tail, encodeMessage(f, msgPull, map[string]any{"n": int64(-1)})...)
+	tail = append(tail, encodeMessage(f, msgReset)...)
+	tail = append(tail, encodeMessage(f, msgRun, "RETURN 1", map[string]any{}, map[string]any{})...)
+	tail = append(tail, encodeMessage(f, msgPull, map[string]any{"n": int64(-1)})...)
+	tail = append(tail, encodeMessage(f, msgGoodbye)...)
+	for _, seed := range [][]any{
+		{msgRun, "CALL db.cdc.query($f, $s) YIELD id RETURN id LIMIT $l", map[string]any{"f": "", "s": []any{map[string]any{"select": "n"}}, "l": int64(3)}, map[string]any{}},
+		{msgBegin, map[string]any{"db": "neo4j", "mode": "r", "bookmarks": []any{"FB:x"}}},
+		{msgRoute, map[string]any{"address": "x:1"}, []any{}, map[string]any{"db": "neo4j"}},
+		{msgRoute, map[string]any{}, []any{}, "neo4j"},
+		{msgTelemetry, int64(1)},
+		{msgPull, map[string]any{"n": int64(0), "qid": int64(7)}},
+		{msgLogoff},
+		{msgCommit},
+		{msgRun, "RETURN $v", map[string]any{"v": DateTime{EpochSeconds: 1, ZoneID: "UTC"}}, map[string]any{"db": "other"}},
+	} {
+		var e encoder
+		e.structHeader(len(seed)-1, byte(seed[0].(int)))
+		for _, v := range seed[1:] {
+			if err := e.value(v); err != nil {
+				f.Fatal(err)
+			}
+		}
+		f.Add(e.buf)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(body) == 0 || len(body) > 1<<16 {
+			return
+		}
+		client, server := net.Pipe()
+		c := newConn(srv, server)
+		served := make(chan struct{})
+		go func() {
+			c.run()
+			close(served)
+		}()
+		drained := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, client)
+			close(drained)
+		}()
+		in := append(append(append([]byte{}, login...), frame(body)...), tail...)
+		_, _ = client.Write(in) // fails once the server closed the connection, which is fine
+		select {
+		case <-served:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("server still serving after GOODBYE for message % X", body)
+		}
+		_ = client.Close()
+		<-drained
+	})
+}
