@@ -72,6 +72,7 @@ func (h *heads) acquire(database, seed string) *headProber {
 		p.head, p.known = seed, true
 	}
 	h.probers[database] = p
+	// The probe goroutine runs until the last release cancels ctx; release waits for done.
 	go p.run(ctx, seed == "")
 	return p
 }

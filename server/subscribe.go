@@ -62,6 +62,8 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 		head: head, out: results}
 	// pollerDone is closed when the poller goroutine has returned.
 	pollerDone := make(chan struct{})
+	// The poller goroutine: the only caller of Source for this stream; it ends when ctx is
+	// canceled (below, once the sender returned) or after handing over its final error.
 	go func() {
 		defer close(pollerDone)
 		pl.run(ctx, cursor, atHead)
