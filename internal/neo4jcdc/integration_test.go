@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -504,6 +506,49 @@ func TestIntegrationErrors(t *testing.T) {
 		_, err := neo4jcdc.Open(c, gone.srv.BoltURI(), adminUser, adminPassword)
 		check(t, err, server.ErrNeo4jUnavailable)
 	})
+}
+
+// TestIntegrationNew covers a caller-owned driver: New uses it, Close leaves it open, and a
+// driver with a wrong password yields ErrNeo4jAuth from every call.
+func TestIntegrationNew(t *testing.T) {
+	s := startSim(t)
+	c := ctx(t)
+	newDriver := func(password string) neo4j.DriverWithContext {
+		d, err := neo4j.NewDriverWithContext(s.srv.BoltURI(), neo4j.BasicAuth(adminUser, password, ""),
+			func(cfg *config.Config) { cfg.MaxTransactionRetryTime = 300 * time.Millisecond })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := d.Close(context.Background()); err != nil {
+				t.Errorf("closing driver: %v", err)
+			}
+		})
+		return d
+	}
+	d := newDriver(adminPassword)
+	src := neo4jcdc.New(d, neo4jcdc.WithTxTimeout(5*time.Second))
+	head := must(src.Current(c, "neo4j"))(t)
+	if err := src.Close(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.VerifyConnectivity(c); err != nil {
+		t.Fatalf("the caller's driver was closed by Source.Close: %v", err)
+	}
+	if b, err := src.Poll(c, "neo4j", head, nil, 5); err != nil || b.Current != head {
+		t.Fatalf("Poll = %v, %v", b, err)
+	}
+
+	bad := neo4jcdc.New(newDriver("wrong"))
+	if err := bad.Ping(c); !errors.Is(err, server.ErrNeo4jAuth) {
+		t.Errorf("Ping with a wrong password: %v, want ErrNeo4jAuth", err)
+	}
+	if _, err := bad.Poll(c, "neo4j", head, nil, 5); !errors.Is(err, server.ErrNeo4jAuth) {
+		t.Errorf("Poll with a wrong password: %v, want ErrNeo4jAuth", err)
+	}
+	if _, err := bad.Earliest(c, "neo4j"); !errors.Is(err, server.ErrNeo4jAuth) {
+		t.Errorf("Earliest with a wrong password: %v, want ErrNeo4jAuth", err)
+	}
 }
 
 func poll2(c context.Context, src *neo4jcdc.Source) error {
