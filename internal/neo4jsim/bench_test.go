@@ -58,11 +58,24 @@ func benchServer(b *testing.B) (*neo4jsim.Server, string) {
 // from the simulator: each iteration reads the whole 100 000-change log in polls of `batch`
 // rows, the way the service polls (ExecuteRead, fetch size 1000).
 func BenchmarkDriverQuery(b *testing.B) {
-	for _, batch := range []int64{1000, 10_000, benchChanges} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	type variant struct {
+		batch    int64
+		deadline bool // a context deadline makes the driver race every socket read in a new goroutine
+	}
+	for _, v := range []variant{{1000, false}, {10_000, false}, {benchChanges, false}, {1000, true}} {
+		name := fmt.Sprintf("batch=%d", v.batch)
+		if v.deadline {
+			name += "/ctx-deadline"
+		}
+		batch := v.batch
+		b.Run(name, func(b *testing.B) {
 			srv, from := benchServer(b)
-			// No deadline: with one the driver races every socket read in a new goroutine.
 			ctx := context.Background()
+			if v.deadline {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, time.Hour)
+				defer cancel()
+			}
 			drv := newDriver(b, srv.BoltURI(), neo4j.AuthToken{})
 			sess := drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: "neo4j", FetchSize: 1000})
 			defer func() { _ = sess.Close(ctx) }()
