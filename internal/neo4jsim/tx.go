@@ -59,6 +59,9 @@ func (db *Database) Write(s Session, fn func(tx *Tx) error) (txID int64, err err
 		newLabels:  make(map[string]int),
 	}
 	defer func() { tx.closed = true }()
+	if fn == nil {
+		return 0, nil
+	}
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
