@@ -31,6 +31,7 @@ type fakeServer struct {
 	requests       []*cdcstreamv1.SubscribeRequest
 	cursorRequests []*cdcstreamv1.GetCursorRequest
 	cursorAnswers  map[cdcstreamv1.StartPosition]string
+	cursorHangs    int // how many of the next GetCursor calls hang until the client leaves
 	// subscribed receives every Subscribe request (buffered; the fake never blocks on it).
 	subscribed chan *cdcstreamv1.SubscribeRequest
 }
@@ -93,10 +94,17 @@ func (f *fakeServer) Subscribe(req *cdcstreamv1.SubscribeRequest, stream cdcstre
 }
 
 // GetCursor answers from cursorAnswers, in the requested database.
-func (f *fakeServer) GetCursor(_ context.Context, req *cdcstreamv1.GetCursorRequest) (*cdcstreamv1.GetCursorResponse, error) {
+func (f *fakeServer) GetCursor(ctx context.Context, req *cdcstreamv1.GetCursorRequest) (*cdcstreamv1.GetCursorResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cursorRequests = append(f.cursorRequests, req)
+	if f.cursorHangs > 0 {
+		f.cursorHangs--
+		f.mu.Unlock()
+		<-ctx.Done()
+		f.mu.Lock()
+		return nil, ctx.Err()
+	}
 	return &cdcstreamv1.GetCursorResponse{Cursor: &cdcstreamv1.Cursor{Id: f.cursorAnswers[req.GetPosition()], Database: req.GetDatabase()}}, nil
 }
 

@@ -26,9 +26,12 @@ func (s *Subscription) open() error {
 		s.backedOff = true
 	}
 	if s.pin != cdcstreamv1.StartPosition_START_POSITION_UNSPECIFIED {
-		resp, err := s.client.rpc.GetCursor(s.ctx, &cdcstreamv1.GetCursorRequest{
+		// The watchdog bounds this call too, so a stuck server cannot hold Receive forever.
+		gctx, cancel := context.WithTimeout(s.ctx, s.watchdogTimeout())
+		resp, err := s.client.rpc.GetCursor(gctx, &cdcstreamv1.GetCursorRequest{
 			Database: s.database(), Position: s.pin,
 		}, opts.callOptions...)
+		cancel()
 		if err != nil {
 			return err
 		}

@@ -324,6 +324,23 @@ func TestNowStartIsPinnedWithGetCursor(t *testing.T) {
 	}
 }
 
+func TestHangingGetCursorIsBoundedByTheWatchdog(t *testing.T) {
+	f, conn := startFake(t, sendThenHang(change(1, 0)))
+	f.mu.Lock()
+	f.cursorHangs = 1
+	f.mu.Unlock()
+	sub := newTestClient(conn, &recordingSleep{}, WithWatchdog(20*time.Millisecond)).
+		Subscribe(testCtx(t), &cdcstreamv1.SubscribeRequest{Database: "neo4j"})
+	defer sub.Close()
+	receiveN(t, sub, 1)
+	if n := len(f.getCursorRequests()); n != 2 {
+		t.Fatalf("%d GetCursor calls, want 2", n)
+	}
+	if want := []string{"now"}; !slices.Equal(fromCursors(f.subscribeRequests()), want) {
+		t.Fatalf("subscribed from %v, want %v", fromCursors(f.subscribeRequests()), want)
+	}
+}
+
 func TestEarliestStartIsSentAsIs(t *testing.T) {
 	f, conn := startFake(t, sendThenHang(change(1, 0)))
 	req := &cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_Position{Position: cdcstreamv1.StartPosition_START_POSITION_EARLIEST}}
