@@ -286,11 +286,20 @@ func (c *conn) runQuery(m message) {
 	if c.state == stReady {
 		c.auto = res
 		c.state = stStreaming
-		c.success(2, func(e *encoder) {
+		_, named := extra["db"].(string)
+		n := 2
+		if !named {
+			n++
+		}
+		c.success(n, func(e *encoder) {
 			e.str("fields")
 			e.strings(res.fields)
 			e.str("t_first")
 			e.integer(tFirst)
+			if !named { // Bolt 5.8: tell the client its home database
+				e.str("db")
+				e.str(res.db)
+			}
 		})
 		return
 	}

@@ -21,7 +21,7 @@
 // server exposes exactly those, so what a test writes with Write it reads back through the
 // driver. Server.Close closes the listener and every connection and waits for all goroutines.
 //
-// # Bolt server (server.go, bolt_conn.go, bolt_server.go, wire.go, packstream.go)
+// # Bolt server (server.go, bolt_conn.go, bolt_server.go, wire.go, packstream*.go, faults.go)
 //
 //   - Handshake: the legacy reply (00 00 minor 5) and manifest v1 (offer 5.8 down to 5.0, no
 //     capabilities; the default when the client offers it, since the Bolt 5.7+ era servers
@@ -57,7 +57,7 @@
 //     (22N51) on ROUTE, BEGIN or auto-commit RUN; an unrecognised statement gives
 //     Neo.ClientError.Statement.SyntaxError (42001); errors of the CDC layer keep their codes.
 //
-// # Statements (statements.go, result.go)
+// # Statements (statements.go, lexer.go, result.go)
 //
 // A small tokenizer and parser recognise, with free whitespace and comments and
 // case-insensitive keywords, procedure and column names:
@@ -120,7 +120,7 @@
 //     then races every socket read against a timer in a new goroutine, which costs a large
 //     share of its read throughput; telemetry.enabled is opt-in (WithTelemetry), as on a
 //     self-managed server; ssr.enabled is never sent.
-//   - BEGIN without a db answers SUCCESS{db} (Bolt 5.8 home database); RUN SUCCESS has fields
+//   - BEGIN and auto-commit RUN without a db answer with db (Bolt 5.8 home database); RUN SUCCESS has fields
 //     and t_first, plus qid in explicit transactions; the last PULL has type "r", t_last and
 //     db. Injected delays apply to statements (RUN), not to other messages.
 //   - GQLSTATUS of errors without a documented one: 42NFF for Unauthorized and Forbidden,
