@@ -223,8 +223,8 @@ func (s *Subscription) Commit(ctx context.Context) error {
 	if s.store == nil {
 		return ErrNoCheckpointStore
 	}
-	if s.msgCursor == nil {
-		return nil
+	if s.msgCursor.GetId() == "" {
+		return nil // no message yet, or one without a cursor: nothing new to store
 	}
 	return s.store.Save(ctx, s.msgCursor)
 }
