@@ -527,3 +527,25 @@ func FuzzBoltMessage(f *testing.F) {
 		<-drained
 	})
 }
+
+func TestRouteAdvertisesTheConfiguredAddress(t *testing.T) {
+	srv := newRawServer(t, WithAdvertisedAddress("sim.example:7687"), WithRoutingTTL(5*time.Second))
+	rc := dialRaw(t, srv)
+	rc.connect(8)
+	rc.send(msgRoute, map[string]any{"address": srv.Addr()}, []any{}, map[string]any{"db": "missing"})
+	if md := rc.expect(msgFailure); md["neo4j_code"] != "Neo.ClientError.Database.DatabaseNotFound" {
+		t.Fatalf("ROUTE to a missing database: %v", md)
+	}
+	rc.send(msgReset)
+	rc.expect(msgSuccess)
+	rc.send(msgRoute, map[string]any{"address": srv.Addr()}, []any{"FB:neo4jsim:neo4j:1"}, map[string]any{"db": "neo4j"})
+	rt := rc.expect(msgSuccess)["rt"].(map[string]any)
+	if rt["ttl"] != int64(5) {
+		t.Errorf("ttl %v", rt["ttl"])
+	}
+	for _, s := range rt["servers"].([]any) {
+		if a := s.(map[string]any)["addresses"].([]any); len(a) != 1 || a[0] != "sim.example:7687" {
+			t.Errorf("addresses %v", a)
+		}
+	}
+}
