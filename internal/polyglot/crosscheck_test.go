@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcstream/cdcstream/client"
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 )
 
@@ -13,8 +14,8 @@ import (
 const crossCheckChanges = 200
 
 // TestCrossLanguage reads the same crossCheckChanges changes from one cdcstreamd --demo, from
-// the same EARLIEST cursor, with the Go generated client and with the Python, Node and Java
-// consumers, and requires every change to be identical in every field: cursor, tx_id, seq,
+// the same EARLIEST cursor, with the Go generated client, the Go client library and the
+// Python, Node and Java consumers, and requires every change to be identical in every field: cursor, tx_id, seq,
 // metadata and every value.
 func TestCrossLanguage(t *testing.T) {
 	d := startDaemon(t)
@@ -30,6 +31,29 @@ func TestCrossLanguage(t *testing.T) {
 
 	want := readGo(ctx, t, cl, from, crossCheckChanges)
 	report(t, "go", len(want))
+
+	t.Run("go-client", func(t *testing.T) {
+		sub := client.New(conn).Subscribe(ctx, &cdcstreamv1.SubscribeRequest{
+			Database: from.GetDatabase(),
+			Start:    &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: from},
+		})
+		defer sub.Close()
+		var got []*cdcstreamv1.ChangeEvent
+		for len(got) < len(want) && sub.Receive() {
+			if ev := sub.Msg().GetChange(); ev != nil {
+				got = append(got, ev)
+			}
+		}
+		if len(got) < len(want) {
+			t.Fatalf("client library stopped after %d changes: %v", len(got), sub.Err())
+		}
+		report(t, "go-client", len(got))
+		for i := range want {
+			if ok, diff := sameMessage(t, got[i], want[i]); !ok {
+				t.Fatalf("change %d of %d differs from the generated client's:\n%s", i+1, len(want), diff)
+			}
+		}
+	})
 
 	for _, c := range consumers {
 		t.Run(c.lang, func(t *testing.T) {

@@ -135,7 +135,7 @@ func TestGrpcurl(t *testing.T) {
 			`"selectors":[{"node":{"labels":["Person"],"operation":"OPERATION_CREATE"}}],"checkpoint_interval":"1s"}`
 		// A stream does not end by itself: -max-time ends it, and grpcurl then exits 64+4
 		// (DeadlineExceeded) after printing what arrived.
-		out, errOut, code := plain("-max-time", "3", "-d", req, d.addr, "cdcstream.v1.ChangeStreamService/Subscribe")
+		out, errOut, code := plain("-max-time", "5", "-d", req, d.addr, "cdcstream.v1.ChangeStreamService/Subscribe")
 		if code != 64+4 {
 			t.Fatalf("exit status %d, want 68 (DeadlineExceeded after -max-time)\n%s", code, errOut)
 		}
@@ -162,9 +162,9 @@ func TestGrpcurl(t *testing.T) {
 			last = ev
 		}
 		if n == 0 {
-			t.Fatalf("no change in 3s from the earliest cursor of the demo\nstdout:\n%s\nstderr:\n%s", out, errOut)
+			t.Fatalf("no change in 5s from the earliest cursor of the demo\nstdout:\n%s\nstderr:\n%s", out, errOut)
 		}
-		t.Logf("grpcurl: %d Person CREATE changes in 3s", n)
+		t.Logf("grpcurl: %d Person CREATE changes in 5s", n)
 	})
 
 	t.Run("invalid cursor", func(t *testing.T) {
