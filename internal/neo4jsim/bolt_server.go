@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -277,7 +278,7 @@ func (c *conn) runQuery(m message) {
 		c.fail(perr)
 		return
 	}
-	res, err := execute(st, params, db, user)
+	res, err := execute(st, params, db, user, strings.TrimPrefix(c.srv.opts.agent, "Neo4j/"))
 	if err != nil {
 		c.fail(err)
 		return

@@ -24,9 +24,9 @@
 // # Bolt server (server.go, bolt_conn.go, bolt_server.go, wire.go, packstream*.go, faults.go)
 //
 //   - Handshake: the legacy reply (00 00 minor 5) and manifest v1 (offer 5.8 down to 5.0, no
-//     capabilities; the default when the client offers it, since the Bolt 5.7+ era servers
-//     introduced it; which releases use it is not established, and both replies work). Bolt 5.0 to
-//     5.8 are accepted, never 5.5; 5.0 authenticates in HELLO, 5.1+ with LOGON.
+//     capabilities), the default when the client offers it; which Neo4j releases answer with
+//     the manifest is not established, and the driver accepts both. Bolt 5.0 to 5.8 are
+//     accepted, never 5.5; 5.0 authenticates in HELLO, 5.1+ with LOGON.
 //   - Framing: messages of any chunk layout are joined; NOOP chunks are skipped on input, and
 //     sent every keep-alive interval while a response is delayed. Replies to pipelined
 //     requests are buffered and written when the input buffer is drained, or every 64 KiB.
@@ -64,6 +64,7 @@
 //
 //	CALL db.cdc.current() | CALL db.cdc.earliest()
 //	CALL db.cdc.query([from [, selectors]])
+//	CALL dbms.components()       (name, versions, edition: "enterprise")
 //	  [YIELD * | YIELD col [AS alias], ...] [RETURN * | RETURN var [AS alias], ...] [LIMIT n]
 //	RETURN expr [AS alias], ...
 //
@@ -120,8 +121,8 @@
 //     then races every socket read against a timer in a new goroutine, which costs a large
 //     share of its read throughput; telemetry.enabled is opt-in (WithTelemetry), as on a
 //     self-managed server; ssr.enabled is never sent.
-//   - BEGIN and auto-commit RUN without a db answer with db (Bolt 5.8 home database); RUN SUCCESS has fields
-//     and t_first, plus qid in explicit transactions; the last PULL has type "r", t_last and
+//   - BEGIN and auto-commit RUN without a db answer with db (Bolt 5.8 home database);
+//     RUN SUCCESS has fields and t_first, plus qid in explicit transactions; the last PULL has type "r", t_last and
 //     db. Injected delays apply to statements (RUN), not to other messages.
 //   - GQLSTATUS of errors without a documented one: 42NFF for Unauthorized and Forbidden,
 //     42001 for syntax errors, 42N08 for an unknown procedure, 08N06 for protocol errors,

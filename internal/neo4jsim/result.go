@@ -17,7 +17,7 @@ type result struct {
 	proc procedure
 	cols []int    // source column per field (procedures)
 	recs []Record // db.cdc.query rows
-	id   string   // db.cdc.current / db.cdc.earliest row
+	id   string   // db.cdc.current / db.cdc.earliest row; the version for dbms.components
 	lits []any    // RETURN row
 	n    int      // total rows
 	pos  int      // rows already sent or discarded
@@ -54,6 +54,17 @@ func (r *result) encodeRow(e *encoder, i int) error {
 		for range r.cols {
 			e.str(r.id)
 		}
+	case procComponents:
+		for _, c := range r.cols {
+			switch c {
+			case 0:
+				e.str("Neo4j Kernel")
+			case 1:
+				e.strings([]string{r.id})
+			case 2:
+				e.str("enterprise")
+			}
+		}
 	default:
 		for _, v := range r.lits {
 			if err := e.value(v); err != nil {
@@ -64,8 +75,9 @@ func (r *result) encodeRow(e *encoder, i int) error {
 	return nil
 }
 
-// execute runs a parsed statement against db as user and returns its result.
-func execute(st *statement, params map[string]any, db *Database, user User) (*result, error) {
+// execute runs a parsed statement against db as user and returns its result; version is the
+// Neo4j version dbms.components() reports.
+func execute(st *statement, params map[string]any, db *Database, user User, version string) (*result, error) {
 	r := &result{fields: st.fields, cols: st.cols, proc: st.proc, db: db.Name(), start: time.Now()}
 	limit := -1
 	if st.hasLimit {
@@ -102,6 +114,8 @@ func execute(st *statement, params map[string]any, db *Database, user User) (*re
 			return nil, err
 		}
 		r.n = 1
+	case procComponents:
+		r.id, r.n = version, 1
 	case procQuery:
 		from, selectors, err := queryArgs(st.args, params)
 		if err != nil {

@@ -288,6 +288,10 @@ func TestStatementErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want code %s", c.query, err, c.code)
 		}
 	}
+	comp, err := neo4j.ExecuteQuery(ctx, drv, "CALL dbms.components()", nil, neo4j.EagerResultTransformer)
+	if err != nil || fmt.Sprint(comp.Records[0].Values) != "[Neo4j Kernel [5.26.0] enterprise]" {
+		t.Fatalf("dbms.components: %v, %v", comp, err)
+	}
 	// The connection pool is still usable after the failures.
 	res, err := neo4j.ExecuteQuery(ctx, drv, "RETURN 1", nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("neo4j"))
 	if err != nil || len(res.Records) != 1 || res.Records[0].Values[0] != int64(1) || res.Keys[0] != "1" {

@@ -12,6 +12,7 @@ import (
 //
 //	CALL db.cdc.current() | CALL db.cdc.earliest()
 //	CALL db.cdc.query([from [, selectors]])
+//	CALL dbms.components()
 //	... [YIELD * | YIELD col [AS alias], ...] [RETURN * | RETURN var [AS alias], ...] [LIMIT n]
 //	RETURN expr [AS alias], ...            (literals and parameters, e.g. RETURN 1)
 //
@@ -22,15 +23,19 @@ import (
 type procedure int
 
 const (
-	procNone     procedure = iota // RETURN of literals, no procedure
-	procCurrent                   // db.cdc.current()
-	procEarliest                  // db.cdc.earliest()
-	procQuery                     // db.cdc.query(from, selectors)
+	procNone       procedure = iota // RETURN of literals, no procedure
+	procCurrent                     // db.cdc.current()
+	procEarliest                    // db.cdc.earliest()
+	procQuery                       // db.cdc.query(from, selectors)
+	procComponents                  // dbms.components(), for clients that check version and edition
 )
 
 // cdcColumns are the output columns of db.cdc.query, in order; current and earliest yield
 // the first one only.
 var cdcColumns = []string{"id", "txId", "seq", "metadata", "event"}
+
+// componentColumns are the output columns of dbms.components().
+var componentColumns = []string{"name", "versions", "edition"}
 
 // Column indexes into cdcColumns.
 const (
@@ -165,6 +170,8 @@ func (p *parser) call(st *statement) *Error {
 		st.proc = procEarliest
 	case "db.cdc.query":
 		st.proc = procQuery
+	case "dbms.components":
+		st.proc = procComponents
 	default:
 		return &Error{Code: "Neo.ClientError.Procedure.ProcedureNotFound", GQLStatus: "42N08",
 			Message: fmt.Sprintf("There is no procedure with the name `%s` registered for this database instance. "+
@@ -197,8 +204,11 @@ func (p *parser) call(st *statement) *Error {
 			Message: fmt.Sprintf("Procedure call provides too many arguments: got %d expected no more than %d.", len(st.args), maxArgs)}
 	}
 	available := cdcColumns[:1]
-	if st.proc == procQuery {
+	switch st.proc {
+	case procQuery:
 		available = cdcColumns
+	case procComponents:
+		available = componentColumns
 	}
 	if !p.keyword("YIELD") {
 		st.fields = append(st.fields, available...)

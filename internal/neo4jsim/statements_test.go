@@ -32,6 +32,7 @@ func TestParseStatementRecognisesTheCDCCalls(t *testing.T) {
 			procQuery, all, "0,1,2,3,4", "[AAA [map[key:map[f:1500 id:-1 ok:true z:<nil>] labels:[A] select:n changesTo:[x]]]]", ""},
 		{"// comment\nCALL /* inline */ db.cdc.current()", procCurrent, "id", "0", "[]", ""},
 		{"RETURN 1", procNone, "1", "", "[]", ""},
+		{"CALL dbms.components() YIELD versions, edition", procComponents, "versions,edition", "1,2", "[]", ""},
 		{"return 'a' AS x, $p AS y, [1, 2] AS z", procNone, "x,y,z", "", "[]", ""},
 	}
 	for _, c := range cases {
@@ -80,7 +81,7 @@ func TestParseStatementRejects(t *testing.T) {
 		"CALL db.cdc.current() extra":                 "Neo.ClientError.Statement.SyntaxError",
 		"CALL db.cdc.current($x)":                     "Neo.ClientError.Procedure.ProcedureCallFailed",
 		"CALL db.cdc.query($a, $b, $c)":               "Neo.ClientError.Procedure.ProcedureCallFailed",
-		"CALL dbms.components()":                      "Neo.ClientError.Procedure.ProcedureNotFound",
+		"CALL dbms.procedures()":                      "Neo.ClientError.Procedure.ProcedureNotFound",
 		"RETURN 'unterminated":                        "Neo.ClientError.Statement.SyntaxError",
 		"RETURN 99999999999999999999":                 "Neo.ClientError.Statement.SyntaxError",
 		"RETURN $":                                    "Neo.ClientError.Statement.SyntaxError",
@@ -104,7 +105,7 @@ func TestExecuteChecksArgumentsAndLimit(t *testing.T) {
 		if perr != nil {
 			return nil, perr
 		}
-		return execute(st, params, db, admin)
+		return execute(st, params, db, admin, "5.26.0")
 	}
 	for q, params := range map[string]map[string]any{
 		"CALL db.cdc.query($f)":                                   {},
