@@ -122,8 +122,8 @@
 //     share of its read throughput; telemetry.enabled is opt-in (WithTelemetry), as on a
 //     self-managed server; ssr.enabled is never sent.
 //   - BEGIN and auto-commit RUN without a db answer with db (Bolt 5.8 home database);
-//     RUN SUCCESS has fields and t_first, plus qid in explicit transactions; the last PULL has type "r", t_last and
-//     db. Injected delays apply to statements (RUN), not to other messages.
+//     RUN SUCCESS has fields and t_first, plus qid in explicit transactions; the last PULL
+//     has type "r", t_last and db. Injected delays apply to statements (RUN) only.
 //   - GQLSTATUS of errors without a documented one: 42NFF for Unauthorized and Forbidden,
 //     42001 for syntax errors, 42N08 for an unknown procedure, 08N06 for protocol errors,
 //     22G03 for argument type errors, 50N42 (the driver's own default) otherwise, including
