@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 )
@@ -110,9 +111,16 @@ func (c *Client) Subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 		req = &cdcstreamv1.SubscribeRequest{}
 	}
 	sctx, cancel := context.WithCancel(ctx)
+	req = proto.Clone(req).(*cdcstreamv1.SubscribeRequest)
+	if req.CheckpointInterval == nil {
+		// Pin the interval the watchdog assumes: a server's operator may configure another
+		// default, and a watchdog shorter than the server's cadence would reconnect idle
+		// streams for nothing.
+		req.CheckpointInterval = durationpb.New(DefaultCheckpointInterval)
+	}
 	return &Subscription{
 		client: c,
-		req:    proto.Clone(req).(*cdcstreamv1.SubscribeRequest),
+		req:    req,
 		store:  so.store,
 		ctx:    sctx,
 		cancel: cancel,

@@ -348,8 +348,24 @@ func TestEarliestStartIsSentAsIs(t *testing.T) {
 	defer sub.Close()
 	receiveN(t, sub, 1)
 	got := f.subscribeRequests()[0]
-	if !proto.Equal(got, req) || len(f.getCursorRequests()) != 0 {
+	want := proto.Clone(req).(*cdcstreamv1.SubscribeRequest)
+	want.CheckpointInterval = durationpb.New(DefaultCheckpointInterval) // pinned for the watchdog
+	if !proto.Equal(got, want) || len(f.getCursorRequests()) != 0 {
 		t.Fatalf("request %v, GetCursor calls %d", got, len(f.getCursorRequests()))
+	}
+}
+
+func TestExplicitCheckpointIntervalIsKept(t *testing.T) {
+	f, conn := startFake(t, sendThenHang(change(1, 0)))
+	req := &cdcstreamv1.SubscribeRequest{
+		Start:              &cdcstreamv1.SubscribeRequest_Position{Position: cdcstreamv1.StartPosition_START_POSITION_EARLIEST},
+		CheckpointInterval: durationpb.New(3 * time.Second),
+	}
+	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), req)
+	defer sub.Close()
+	receiveN(t, sub, 1)
+	if got := f.subscribeRequests()[0].GetCheckpointInterval().AsDuration(); got != 3*time.Second {
+		t.Fatalf("checkpoint_interval sent = %v, want the caller's 3s", got)
 	}
 }
 

@@ -92,8 +92,9 @@ type SubscribeRequest struct {
 	// Which changes to receive: a change is sent when it matches any selector (OR). Empty means
 	// every change. Each selector's own fields must all match (AND).
 	Selectors []*Selector `protobuf:"bytes,4,rep,name=selectors,proto3" json:"selectors,omitempty"`
-	// How long the stream may stay quiet before a Checkpoint is sent. Unset means 10s;
-	// allowed range 1s..5m, otherwise INVALID_ARGUMENT.
+	// How long the stream may stay quiet before a Checkpoint is sent. Unset means the server's
+	// default (10s unless its operator set --checkpoint-interval); allowed range 1s..5m,
+	// otherwise INVALID_ARGUMENT. Clients with a silence watchdog should set it explicitly.
 	CheckpointInterval *durationpb.Duration `protobuf:"bytes,5,opt,name=checkpoint_interval,json=checkpointInterval,proto3" json:"checkpoint_interval,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
