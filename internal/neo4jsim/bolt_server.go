@@ -134,7 +134,7 @@ func (c *conn) resolveDB(extra map[string]any) (*Database, bool) {
 	db := c.srv.dbms.Database(name)
 	if db == nil {
 		c.fail(&Error{Code: "Neo.ClientError.Database.DatabaseNotFound", GQLStatus: "22N51",
-			Message: fmt.Sprintf("Graph not found: %s", name)})
+			Message: fmt.Sprintf("Database does not exist. Database name: '%s'.", name)})
 		return nil, false
 	}
 	return db, true
