@@ -186,7 +186,11 @@ func startDemo(ctx context.Context, cfg *config, logger *slog.Logger, bg *sync.W
 		return nil, fmt.Errorf("demo simulator: %w", err)
 	}
 	logger.Info("demo: embedded Neo4j simulator", "uri", sim.RoutingURI(), "database", cfg.database, "rate", cfg.demoRate, "seed", cfg.demoSeed)
-	w := neo4jsim.NewWorkload(dbms.Database(cfg.database), cfg.demoSeed)
+	// The workload plays a Bolt client of the simulator: its transactions' metadata names the
+	// simulator's real address.
+	w := neo4jsim.NewWorkload(dbms.Database(cfg.database), cfg.demoSeed, neo4jsim.WithSession(neo4jsim.Session{
+		User: demoUser, ClientAddr: "127.0.0.1:50000", ServerAddr: sim.Addr(),
+	}))
 	for i := 0; i < cfg.demoPreload; i++ {
 		if _, err := w.Step(); err != nil {
 			sim.Close()
