@@ -418,18 +418,17 @@ func TestTwoOpenResultsInOneTransaction(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if bl.count("PULL {\"n\":1000,\"qid\":0}") == 0 && bl.count("PULL {\"qid\":0") == 0 {
-		var qidPulls int
-		bl.mu.Lock()
-		for _, m := range bl.client {
-			if strings.HasPrefix(m, "PULL") && strings.Contains(m, "qid") {
-				qidPulls++
-			}
+	// The first result was left open when the second started, so the driver addressed it by qid.
+	qidPulls := 0
+	bl.mu.Lock()
+	for _, m := range bl.client {
+		if strings.HasPrefix(m, "PULL") && strings.Contains(m, "qid") {
+			qidPulls++
 		}
-		bl.mu.Unlock()
-		if qidPulls == 0 {
-			t.Errorf("the driver never addressed the first result by qid: %v", bl.client)
-		}
+	}
+	bl.mu.Unlock()
+	if qidPulls == 0 {
+		t.Errorf("the driver never addressed the first result by qid: %v", bl.client)
 	}
 }
 
