@@ -116,6 +116,9 @@ type hardening struct {
 // startHardening loads certificates and tokens and sets up metrics and tracing. It logs loudly
 // when the service listens beyond loopback without TLS or without tokens.
 func startHardening(ctx context.Context, h *hardeningConfig, listen, database string, logger *slog.Logger) (*hardening, error) {
+	if h == nil {
+		h = &hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize}
+	}
 	hd := &hardening{cfg: h, database: database, logger: logger}
 	if h.tlsCert != "" {
 		var opts []tlsconfig.ServerOption
