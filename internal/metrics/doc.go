@@ -24,5 +24,9 @@
 //
 // A stream counts as active from its first request message (its database is known then)
 // until its handler returns. A request naming no database counts under the default database
-// (WithDefaultDatabase). Calls cancelled by their caller are not counted as errors.
+// (WithDefaultDatabase). So that clients naming random databases cannot grow the label set,
+// the gauge's series of a database for which no message was ever sent (it does not exist, or
+// the request was refused) is removed when its last stream ends. Calls cancelled by their
+// caller are not counted as errors. Neo4j calls for a database never seen to exist are
+// labelled database="_unknown" (UnknownDatabase) for the same reason.
 package metrics

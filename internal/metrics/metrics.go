@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -53,6 +54,15 @@ type Metrics struct {
 	pollDuration *prometheus.HistogramVec
 	statements   *prometheus.CounterVec
 	sourceErrors *prometheus.CounterVec
+
+	// mu guards open and confirmed, which keep the active gauge's label set bounded.
+	mu sync.Mutex
+	// open counts the streams counted in the active gauge, per database label.
+	open map[string]int
+	// confirmed holds the databases a message was sent for (so they exist); the gauge series
+	// of other databases is deleted when their last stream ends, so clients naming random
+	// databases cannot grow the label set.
+	confirmed map[string]bool
 }
 
 // New creates the metrics in a new registry (with the Go and process collectors).
@@ -62,8 +72,10 @@ func New(opts ...Option) *Metrics {
 		opt(&o)
 	}
 	m := &Metrics{
-		opts: o,
-		reg:  prometheus.NewRegistry(),
+		opts:      o,
+		open:      map[string]int{},
+		confirmed: map[string]bool{},
+		reg:       prometheus.NewRegistry(),
 		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
 			grpcprom.WithHistogramBuckets([]float64{.001, .01, .1, 1, 10, 60, 600, 3600, 6 * 3600, 24 * 3600}))),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -157,4 +169,41 @@ func (m *Metrics) Serve(ctx context.Context, lis net.Listener) error {
 		return serr
 	}
 	return err
+}
+
+// streamStarted counts a stream of database in the active gauge.
+func (m *Metrics) streamStarted(database string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.open[database]++
+	m.active.WithLabelValues(database).Inc()
+}
+
+// streamEnded uncounts a stream; the series of a database never confirmed goes away with
+// its last stream.
+func (m *Metrics) streamEnded(database string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.open[database]--
+	m.active.WithLabelValues(database).Dec()
+	if m.open[database] <= 0 {
+		delete(m.open, database)
+		if !m.confirmed[database] {
+			m.active.DeleteLabelValues(database)
+		}
+	}
+}
+
+// isConfirmed reports whether database is known to exist.
+func (m *Metrics) isConfirmed(database string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.confirmed[database]
+}
+
+// confirm records that database exists (a message was sent for it, or Neo4j answered for it).
+func (m *Metrics) confirm(database string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.confirmed[database] = true
 }

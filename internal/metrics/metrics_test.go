@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
@@ -46,9 +48,12 @@ func TestErrorReason(t *testing.T) {
 
 func TestInstrumentSource(t *testing.T) {
 	m := metrics.New()
-	fake := servertest.NewFakeSource("neo4j")
+	fake := servertest.NewFakeSource("neo4j", "other")
 	src := metrics.InstrumentSource(fake, m)
 	ctx := context.Background()
+	if _, err := src.Current(ctx, "neo4j"); err != nil { // neo4j is now known to exist
+		t.Fatal(err)
+	}
 	fake.FailNext(servertest.MethodPoll,
 		fmt.Errorf("a: %w", server.ErrNeo4jUnavailable),
 		fmt.Errorf("b: %w", server.ErrNeo4jUnavailable),
@@ -63,6 +68,14 @@ func TestInstrumentSource(t *testing.T) {
 	if _, err := src.Earliest(ctx, "nope"); err == nil {
 		t.Fatal("unknown database accepted")
 	}
+	// "other" exists, but until Neo4j said so its errors count under _unknown.
+	fake.FailNext(servertest.MethodEarliest, fmt.Errorf("d: %w", server.ErrNeo4jUnavailable))
+	_, _ = src.Earliest(ctx, "other")
+	if _, err := src.Earliest(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	fake.FailNext(servertest.MethodEarliest, fmt.Errorf("e: %w", server.ErrNeo4jUnavailable))
+	_, _ = src.Earliest(ctx, "other")
 	if err := src.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -72,12 +85,15 @@ func TestInstrumentSource(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"cdcstream_neo4j_statements_total", map[string]string{"database": "neo4j"}, 2*5 + 3},
-		{"cdcstream_neo4j_statements_total", map[string]string{"database": "nope"}, 1},
+		{"cdcstream_neo4j_statements_total", map[string]string{"database": "neo4j"}, 2*5 + 3 + 1},
+		{"cdcstream_neo4j_statements_total", map[string]string{"database": "_unknown"}, 2},
+		{"cdcstream_neo4j_statements_total", map[string]string{"database": "other"}, 2},
+		{"cdcstream_source_errors_total", map[string]string{"database": "_unknown", "operation": "earliest", "reason": "NEO4J_UNAVAILABLE"}, 1},
+		{"cdcstream_source_errors_total", map[string]string{"database": "other", "operation": "earliest", "reason": "NEO4J_UNAVAILABLE"}, 1},
 		{"cdcstream_source_errors_total", map[string]string{"database": "neo4j", "operation": "poll", "reason": "NEO4J_UNAVAILABLE"}, 2},
 		{"cdcstream_source_errors_total", map[string]string{"database": "neo4j", "operation": "poll", "reason": "FUTURE_CURSOR"}, 1},
 		{"cdcstream_source_errors_total", map[string]string{"database": "neo4j", "operation": "current", "reason": "INTERNAL"}, 1},
-		{"cdcstream_source_errors_total", map[string]string{"database": "nope", "operation": "earliest", "reason": "DATABASE_NOT_FOUND"}, 1},
+		{"cdcstream_source_errors_total", map[string]string{"database": "_unknown", "operation": "earliest", "reason": "DATABASE_NOT_FOUND"}, 1},
 		{"cdcstream_poll_duration_seconds", map[string]string{"database": "neo4j"}, 5},
 	}
 	fams := gather(t, reg.Gather)
@@ -91,8 +107,8 @@ func TestInstrumentSource(t *testing.T) {
 	cancel()
 	fake.FailNext(servertest.MethodPoll, context.Canceled)
 	_, _ = src.Poll(cctx, "neo4j", servertest.ID("neo4j", 0), nil, 10)
-	if n := len(gather(t, reg.Gather)["cdcstream_source_errors_total"].GetMetric()); n != 4 {
-		t.Fatalf("%d error series after a cancelled poll, want 4", n)
+	if n := len(gather(t, reg.Gather)["cdcstream_source_errors_total"].GetMetric()); n != 6 {
+		t.Fatalf("%d error series after a cancelled poll, want 6", n)
 	}
 }
 
@@ -314,11 +330,30 @@ func TestScrapeDuringTraffic(t *testing.T) {
 		}
 	}
 
+	// A stream for a database that does not exist leaves no gauge series behind; the real
+	// database's series stays (at 0).
+	bogus, err := client.Subscribe(ctx, &cdcstreamv1.SubscribeRequest{Database: "nosuchdb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bogus.Recv(); status.Code(err) != codes.NotFound {
+		t.Fatalf("unknown database: %v", err)
+	}
+	for _, series := range scrape(t, url)["cdcstream_subscriptions_active"].GetMetric() {
+		if db := series.GetLabel()[0].GetValue(); db != "neo4j" {
+			t.Errorf("gauge series left for database %q", db)
+		}
+	}
+	if len(scrape(t, url)["cdcstream_subscriptions_active"].GetMetric()) != 1 {
+		t.Error("the neo4j gauge series is gone")
+	}
+
 	// Once the service stopped, the statements counter matches the source's calls exactly.
 	stopGRPC()
 	final := scrape(t, url)
 	wantStatements := 2*fake.Calls(servertest.MethodPoll) + fake.Calls(servertest.MethodCurrent) + fake.Calls(servertest.MethodEarliest)
-	expect(final, "cdcstream_neo4j_statements_total", db, float64(wantStatements))
+	expect(final, "cdcstream_neo4j_statements_total", db, float64(wantStatements-1))
+	expect(final, "cdcstream_neo4j_statements_total", map[string]string{"database": metrics.UnknownDatabase}, 1) // nosuchdb's Current
 	expect(final, "cdcstream_poll_duration_seconds", db, float64(fake.Calls(servertest.MethodPoll)))
 	if fake.Calls(servertest.MethodPoll) == 0 {
 		t.Fatal("no polls observed")

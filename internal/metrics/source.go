@@ -37,6 +37,18 @@ var reasons = []struct {
 	{server.ErrInvalidSelector, ReasonInvalidSelector},
 }
 
+// UnknownDatabase is the database label of Neo4j calls for a database not known to exist
+// (Neo4j answered DATABASE_NOT_FOUND, or could not be asked, and never answered for it), so
+// that clients naming random databases cannot grow the label set. Neo4j database names cannot
+// contain "_", so it never collides with a real name.
+const UnknownDatabase = "_unknown"
+
+// existing are the reasons that show the database exists.
+var existing = map[string]bool{
+	ReasonCursorExpired: true, ReasonInvalidCursor: true, ReasonCDCDisabled: true,
+	ReasonFutureCursor: true, ReasonInvalidSelector: true,
+}
+
 // ErrorReason classifies a Source error by the server.Err* sentinel it wraps; any other error
 // is INTERNAL.
 func ErrorReason(err error) string {
@@ -63,27 +75,44 @@ type instrumentedSource struct {
 func (s *instrumentedSource) Poll(ctx context.Context, database, from string, selectors []*cdcstreamv1.Selector, limit int) (server.Batch, error) {
 	start := time.Now()
 	b, err := s.src.Poll(ctx, database, from, selectors, limit)
-	s.m.pollDuration.WithLabelValues(database).Observe(time.Since(start).Seconds())
-	s.m.statements.WithLabelValues(database).Add(2)
-	s.observeError(ctx, database, "poll", err)
+	took := time.Since(start)
+	label := s.label(database, err)
+	s.m.pollDuration.WithLabelValues(label).Observe(took.Seconds())
+	s.m.statements.WithLabelValues(label).Add(2)
+	s.observeError(ctx, label, "poll", err)
 	return b, err
 }
 
 func (s *instrumentedSource) Current(ctx context.Context, database string) (string, error) {
 	id, err := s.src.Current(ctx, database)
-	s.m.statements.WithLabelValues(database).Inc()
-	s.observeError(ctx, database, "current", err)
+	label := s.label(database, err)
+	s.m.statements.WithLabelValues(label).Inc()
+	s.observeError(ctx, label, "current", err)
 	return id, err
 }
 
 func (s *instrumentedSource) Earliest(ctx context.Context, database string) (string, error) {
 	id, err := s.src.Earliest(ctx, database)
-	s.m.statements.WithLabelValues(database).Inc()
-	s.observeError(ctx, database, "earliest", err)
+	label := s.label(database, err)
+	s.m.statements.WithLabelValues(label).Inc()
+	s.observeError(ctx, label, "earliest", err)
 	return id, err
 }
 
 func (s *instrumentedSource) Ping(ctx context.Context) error { return s.src.Ping(ctx) }
+
+// label is the database label of a call that ended with err: the database once it is known
+// to exist, else UnknownDatabase.
+func (s *instrumentedSource) label(database string, err error) string {
+	if err == nil || existing[ErrorReason(err)] {
+		s.m.confirm(database)
+		return database
+	}
+	if s.m.isConfirmed(database) {
+		return database
+	}
+	return UnknownDatabase
+}
 
 // observeError counts err unless it is nil or the caller cancelled the call.
 func (s *instrumentedSource) observeError(ctx context.Context, database, op string, err error) {

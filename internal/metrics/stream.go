@@ -34,6 +34,8 @@ type observedStream struct {
 	mu sync.Mutex
 	// database is the request's database, "" until the request arrived.
 	database string
+	// confirmed is set once a message was sent (the database exists).
+	confirmed bool
 }
 
 func (s *observedStream) RecvMsg(msg any) error {
@@ -59,7 +61,7 @@ func (s *observedStream) RecvMsg(msg any) error {
 	}
 	s.mu.Unlock()
 	if first {
-		s.m.active.WithLabelValues(db).Inc()
+		s.m.streamStarted(db)
 	}
 	return nil
 }
@@ -71,6 +73,14 @@ func (s *observedStream) SendMsg(msg any) error {
 	resp, ok := msg.(*cdcstreamv1.SubscribeResponse)
 	if !ok {
 		return nil
+	}
+	s.mu.Lock()
+	confirm := !s.confirmed && s.database != ""
+	s.confirmed = true
+	db := s.database
+	s.mu.Unlock()
+	if confirm {
+		s.m.confirm(db)
 	}
 	switch {
 	case resp.GetChange() != nil:
@@ -107,6 +117,6 @@ func (s *observedStream) end() {
 	db := s.database
 	s.mu.Unlock()
 	if db != "" {
-		s.m.active.WithLabelValues(db).Dec()
+		s.m.streamEnded(db)
 	}
 }
