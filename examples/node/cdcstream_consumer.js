@@ -26,13 +26,13 @@ const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUST
 const STATUS_NAME = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
 
 function usage(msg) {
-  process.stderr.write(`${PROG}: ${msg}\n`);
+  if (msg) process.stderr.write(`${PROG}: ${msg}\n`);
   process.stderr.write(
     `usage: ${PROG} [--address HOST:PORT] [--database DB] [--from CURSOR_ID | --earliest]\n` +
       '       [--selector JSON]... [--max-events N] [--checkpoints] [--checkpoint-interval SECONDS]\n' +
       '       [--max-retries N] [--backoff SECONDS] [--proto-dir DIR]\n',
   );
-  process.exit(2);
+  process.exit(msg ? 2 : 0);
 }
 
 function number(name, text) {
@@ -58,6 +58,7 @@ function options(argv) {
         'max-retries': { type: 'string', default: '5' },
         backoff: { type: 'string', default: '0.2' },
         'proto-dir': { type: 'string', default: path.join(__dirname, '..', '..', 'proto') },
+        help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -65,6 +66,7 @@ function options(argv) {
   } catch (err) {
     usage(err.message);
   }
+  if (parsed.help) usage('');
   if (parsed.from !== undefined && parsed.earliest) usage('--from and --earliest are mutually exclusive');
   return {
     address: parsed.address,

@@ -68,14 +68,16 @@ public final class CdcstreamConsumer {
       c.parse(args);
       code = c.run();
     } catch (UsageException e) {
-      System.err.println(PROG + ": " + e.getMessage());
+      if (!e.getMessage().isEmpty()) {
+        System.err.println(PROG + ": " + e.getMessage());
+      }
       System.err.println(
           "usage: "
               + PROG
               + " [--address HOST:PORT] [--database DB] [--from CURSOR_ID | --earliest]"
               + " [--selector JSON]... [--max-events N] [--checkpoints]"
               + " [--checkpoint-interval SECONDS] [--max-retries N] [--backoff SECONDS]");
-      code = 2;
+      code = e.getMessage().isEmpty() ? 0 : 2;
     }
     c.out.flush();
     System.exit(code);
@@ -100,6 +102,9 @@ public final class CdcstreamConsumer {
         a = a.substring(0, eq);
       }
       switch (a) {
+        case "-h":
+        case "--help":
+          throw new UsageException("");
         case "--earliest":
           earliest = true;
           continue;
