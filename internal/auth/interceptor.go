@@ -40,12 +40,6 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithOpenService leaves calls to the named gRPC service (for example
-// "grpc.health.v1.Health") unauthenticated, in addition to health and reflection.
-func WithOpenService(service string) Option {
-	return func(o *options) { o.open = append(o.open, "/"+service+"/") }
-}
-
 // Interceptors authenticate calls against a Store.
 type Interceptors struct {
 	store *Store

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +141,28 @@ func FuzzLoadTokens(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkLookup measures authenticating one call against 100 tokens (hash + constant-time
+// comparison with every entry).
+func BenchmarkLookup(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("[")
+	for i := 0; i < 100; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `{"name":"n%d","token":"token-%04d-0123456789abcdef","databases":["*"]}`, i, i)
+	}
+	sb.WriteString("]")
+	ts, err := ParseTokens([]byte(sb.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := ts.lookup("token-0050-0123456789abcdef"); !ok {
+			b.Fatal("not found")
+		}
+	}
 }
