@@ -11,9 +11,10 @@ all: build
 build:
 	$(GO) build ./...
 
-## generate: regenerate gen/ from proto/ with buf and local protoc-gen-go(-grpc).
+## generate: regenerate gen/ (protoc-gen-go, protoc-gen-go-grpc) and the commented descriptor set in internal/apidesc.
 generate:
 	$(BUF) generate
+	$(BUF) build -o internal/apidesc/cdcstream.binpb
 
 ## lint: buf lint, buf format check, gofmt, go vet.
 lint:
@@ -48,7 +49,7 @@ test-neo4j:
 
 ## ci-checks: generated code up to date, buf lint/format/breaking, gofmt, go vet.
 ci-checks: generate
-	@git diff --exit-code -- gen/ || (echo "gen/ is stale: run make generate and commit"; exit 1)
+	@git diff --exit-code -- gen/ internal/apidesc/ || (echo "gen/ or internal/apidesc/ is stale: run make generate and commit"; exit 1)
 	$(MAKE) lint breaking
 
 ## ci: everything CI checks, then every test.

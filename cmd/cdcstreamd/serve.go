@@ -14,8 +14,11 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/apidesc"
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
 	"github.com/cdcstream/cdcstream/server"
@@ -82,7 +85,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 	svc.Register(gs)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
-	reflection.Register(gs)
+	if err := registerReflection(gs); err != nil {
+		return err
+	}
 
 	lis, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
@@ -207,4 +212,17 @@ func startDemo(ctx context.Context, cfg *config, logger *slog.Logger, bg *sync.W
 		}()
 	}
 	return sim, nil
+}
+
+// registerReflection serves server reflection (v1 and v1alpha) from the commented descriptors
+// in internal/apidesc, so `grpcurl describe` prints the API's documentation, not just its shape.
+func registerReflection(gs *grpc.Server) error {
+	resolver, err := apidesc.Resolver()
+	if err != nil {
+		return err
+	}
+	opts := reflection.ServerOptions{Services: gs, DescriptorResolver: resolver}
+	reflectionv1.RegisterServerReflectionServer(gs, reflection.NewServerV1(opts))
+	reflectionv1alpha.RegisterServerReflectionServer(gs, reflection.NewServer(opts))
+	return nil
 }
