@@ -17,5 +17,9 @@
 // checkpoint (the client resumes from its own start). When the handler ended for a reason of
 // its own (an error, a server shutdown) its status is returned unchanged.
 //
+// Cancelling the handler's context does not interrupt a send that is blocked on HTTP/2 flow
+// control, so a stream whose client stopped reading rotates once the client reads again (or
+// ends when its connection does).
+//
 // Other methods and services pass through untouched.
 package limits
