@@ -223,12 +223,18 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]func() error{
-		"no files":          func() error { _, err := tlsconfig.NewServer("", ""); return err },
-		"missing cert":      func() error { _, err := tlsconfig.NewServer(p.CertFile+".no", p.KeyFile); return err },
-		"client CA not PEM": func() error { _, err := tlsconfig.NewServer(p.CertFile, p.KeyFile, tlsconfig.WithClientCA(notPEM)); return err },
-		"CA not PEM":        func() error { _, err := tlsconfig.Client(tlsconfig.WithCA(notPEM)); return err },
-		"cert without key":  func() error { _, err := tlsconfig.Client(tlsconfig.WithClientCertificate(p.CertFile, "")); return err },
-		"mismatched pair":   func() error { _, err := tlsconfig.Client(tlsconfig.WithClientCertificate(p.CertFile, ca.Client(t, "c").KeyFile)); return err },
+		"no files":     func() error { _, err := tlsconfig.NewServer("", ""); return err },
+		"missing cert": func() error { _, err := tlsconfig.NewServer(p.CertFile+".no", p.KeyFile); return err },
+		"client CA not PEM": func() error {
+			_, err := tlsconfig.NewServer(p.CertFile, p.KeyFile, tlsconfig.WithClientCA(notPEM))
+			return err
+		},
+		"CA not PEM":       func() error { _, err := tlsconfig.Client(tlsconfig.WithCA(notPEM)); return err },
+		"cert without key": func() error { _, err := tlsconfig.Client(tlsconfig.WithClientCertificate(p.CertFile, "")); return err },
+		"mismatched pair": func() error {
+			_, err := tlsconfig.Client(tlsconfig.WithClientCertificate(p.CertFile, ca.Client(t, "c").KeyFile))
+			return err
+		},
 	}
 	for name, f := range cases {
 		if err := f(); err == nil {
