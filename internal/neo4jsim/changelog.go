@@ -161,13 +161,9 @@ func (db *Database) nodeKeysOf(st *nodeState) (map[string]any, []map[string]any)
 			if c.target != l {
 				continue
 			}
-			vals, missing := keyValues(c, st.props)
-			if missing != "" {
+			km, ok := keyMap(c, st.props)
+			if !ok {
 				continue
-			}
-			km := make(map[string]any, len(vals))
-			for j, p := range c.props {
-				km[p] = vals[j]
 			}
 			list = append(list, km)
 			flat = append(flat, km)
@@ -187,13 +183,9 @@ func (db *Database) relKeysOf(st *relState) ([]any, []map[string]any) {
 		if c.target != st.typ {
 			continue
 		}
-		vals, missing := keyValues(c, st.props)
-		if missing != "" {
+		km, ok := keyMap(c, st.props)
+		if !ok {
 			continue
-		}
-		km := make(map[string]any, len(vals))
-		for j, p := range c.props {
-			km[p] = vals[j]
 		}
 		keys = append(keys, km)
 		flat = append(flat, km)
@@ -327,4 +319,18 @@ func (tx *Tx) relEvent(ch relChange, mode string) (map[string]any, *matchInfo) {
 		"state":     map[string]any{"before": before, "after": after},
 	}
 	return ev, m
+}
+
+// keyMap is the key of constraint c for an entity with props: property name to value, or
+// false when the entity lacks one of the key properties.
+func keyMap(c *keyConstraint, props map[string]any) (map[string]any, bool) {
+	vals, missing := keyValues(c, props)
+	if missing != "" {
+		return nil, false
+	}
+	km := make(map[string]any, len(vals))
+	for j, p := range c.props {
+		km[p] = vals[j]
+	}
+	return km, true
 }

@@ -212,16 +212,7 @@ func (tx *Tx) SetNodeProperty(id, key string, v any) error {
 	if err != nil {
 		return err
 	}
-	nv, err := normalizeProperty(key, v)
-	if err != nil {
-		return err
-	}
-	if nv == nil {
-		delete(st.props, key)
-	} else {
-		st.props[key] = nv
-	}
-	return nil
+	return setProperty(st.props, key, v)
 }
 
 // RemoveNodeProperty removes a property; removing an absent property is a no-op.
@@ -321,14 +312,19 @@ func (tx *Tx) SetRelationshipProperty(id, key string, v any) error {
 	if err != nil {
 		return err
 	}
+	return setProperty(st.props, key, v)
+}
+
+// setProperty sets props[key] to the normalised v; nil removes it (Cypher SET x.p = null).
+func setProperty(props map[string]any, key string, v any) error {
 	nv, err := normalizeProperty(key, v)
 	if err != nil {
 		return err
 	}
 	if nv == nil {
-		delete(st.props, key)
+		delete(props, key)
 	} else {
-		st.props[key] = nv
+		props[key] = nv
 	}
 	return nil
 }
