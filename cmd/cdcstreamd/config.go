@@ -31,6 +31,7 @@ type config struct {
 	demoRate           float64
 	demoSeed           int64
 	demoPreload        int
+	hardening          *hardeningConfig // TLS, tokens, metrics, limits (hardening.go)
 }
 
 // errHelp is returned when -h/--help was asked for; run prints usage and exits 0.
@@ -86,6 +87,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.Float64Var(&c.demoRate, "demo-rate", 2, "with --demo: workload transactions per second (0 = none)")
 	fs.Int64Var(&c.demoSeed, "demo-seed", 1, "with --demo: workload seed (same seed, same changes)")
 	fs.IntVar(&c.demoPreload, "demo-preload", 100, "with --demo: workload transactions committed before serving, so EARLIEST has history")
+	c.hardening = addHardeningFlags(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -133,6 +135,9 @@ func (c *config) validate() error {
 	}
 	if c.demoRate < 0 {
 		errs = append(errs, fmt.Errorf("--demo-rate %v: must not be negative", c.demoRate))
+	}
+	if err := c.hardening.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if !c.demo && c.neo4jPassword == "" {
 		errs = append(errs, errors.New("no Neo4j password: set NEO4J_PASSWORD or --neo4j-password-file (or use --demo)"))

@@ -45,7 +45,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 		uri, user, password = sim.RoutingURI(), demoUser, demoPassword
 	}
 
-	src, err := neo4jcdc.Open(ctx, uri, user, password, neo4jcdc.WithLogger(logger))
+	hd, err := startHardening(ctx, cfg.hardening, cfg.listen, cfg.database, logger)
+	if err != nil {
+		return err
+	}
+	defer hd.stop()
+
+	src, err := neo4jcdc.Open(ctx, uri, user, password, append([]neo4jcdc.Option{neo4jcdc.WithLogger(logger)}, hd.neo4jOptions()...)...)
 	if err != nil {
 		return fmt.Errorf("neo4j %s: %w", uri, err)
 	}
@@ -57,7 +63,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 		}
 	}()
 
-	svc, err := server.New(src,
+	svc, err := server.New(hd.wrapSource(src),
 		server.WithDefaultDatabase(cfg.database),
 		server.WithPollInterval(cfg.pollInterval),
 		server.WithBatchLimit(cfg.batchLimit),
@@ -69,7 +75,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 		return fmt.Errorf("service options: %w", err)
 	}
 
-	gs := grpc.NewServer(
+	gs := grpc.NewServer(append([]grpc.ServerOption{
 		// Stop (after the grace period) still waits for handlers to return, so the Neo4j
 		// driver is closed only after its last use.
 		grpc.WaitForHandlers(true),
@@ -81,11 +87,15 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 			MinTime:             10 * time.Second, // clients may ping every 10s, even with no stream
 			PermitWithoutStream: true,
 		}),
-	)
+	}, hd.serverOptions()...)...)
 	svc.Register(gs)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	if err := registerReflection(gs); err != nil {
+		return err
+	}
+
+	if err := hd.start(bgCtx, gs, &bg); err != nil {
 		return err
 	}
 
