@@ -59,6 +59,8 @@ func eachTarget(t *testing.T, fn func(t *testing.T, tg target)) {
 type simTarget struct {
 	srv *neo4jsim.Server
 	db  *neo4jsim.Database
+	// routing makes the service connect with neo4j:// (routing table from ROUTE) instead of bolt://.
+	routing bool
 }
 
 const (
