@@ -1,8 +1,3 @@
-// Command cdcstreamd serves Neo4j Change Data Capture as typed, resumable gRPC streams
-// (cdcstream.v1.ChangeStreamService), with gRPC health and server reflection.
-//
-// With --demo it starts an embedded Neo4j simulator (internal/neo4jsim) with a deterministic
-// workload and serves that: this is what `make run` runs.
 package main
 
 import (
