@@ -77,8 +77,11 @@ func addHardeningFlags(fs *flag.FlagSet, getenv func(string) string) *hardeningC
 	return h
 }
 
-// validate checks the hardening flags.
+// validate checks the hardening flags; a nil config (no flags parsed) is valid.
 func (h *hardeningConfig) validate() error {
+	if h == nil {
+		return nil
+	}
 	var errs []error
 	if (h.tlsCert == "") != (h.tlsKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/rpcstatus"
+	"github.com/cdcstream/cdcstream/internal/tlsconfig"
+	"github.com/cdcstream/cdcstream/internal/tlsconfig/tlstest"
+)
+
+// TestTLSTokensAndRotationEndToEnd runs cdcstreamd with mutual TLS, tokens and a short
+// maximum stream age (1s), and talks to it with gRPC clients and with the cdctail binary.
+func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	const token = "e2e-token-0123456789abcdef"
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "server-ca")
+	clientCA := tlstest.NewCA(t, "client-ca")
+	srv := ca.Server(t, "server")
+	good := clientCA.Client(t, "tail")
+	rogue := tlstest.NewCA(t, "rogue").Client(t, "mallory")
+	tokens := filepath.Join(dir, "tokens.json")
+	writeAtomically(t, tokens, `[{"name":"tail","token":"`+token+`","databases":["neo4j"]}]`)
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sim, workload := startSim(t, secretPassword, 30)
+	p := startProc(t, []string{"NEO4J_PASSWORD=" + secretPassword},
+		"--neo4j-uri", sim.RoutingURI(), "--neo4j-user", "cdc", "--listen", "127.0.0.1:0",
+		"--tls-cert", srv.CertFile, "--tls-key", srv.KeyFile, "--tls-client-ca", clientCA.CertFile,
+		"--auth-tokens-file", tokens, "--max-stream-age", "1s", "--log-level", "debug")
+	if strings.Contains(p.log.String(), "INSECURE") {
+		t.Errorf("insecure warning on loopback:\n%s", p.log)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dial := func(creds credentials.TransportCredentials) *grpc.ClientConn {
+		cc, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cc.Close() })
+		return cc
+	}
+	tlsCreds := func(opts ...tlsconfig.ClientOption) credentials.TransportCredentials {
+		c, err := tlsconfig.ClientCredentials(append([]tlsconfig.ClientOption{tlsconfig.WithCA(ca.CertFile)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	health := func(cc *grpc.ClientConn) error {
+		_, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	if err := health(dial(insecure.NewCredentials())); status.Code(err) != codes.Unavailable {
+		t.Errorf("plaintext: %v, want Unavailable", err)
+	}
+	if err := health(dial(tlsCreds())); status.Code(err) != codes.Unavailable {
+		t.Errorf("TLS without a client certificate: %v, want Unavailable", err)
+	}
+	if err := health(dial(tlsCreds(tlsconfig.WithClientCertificate(rogue.CertFile, rogue.KeyFile)))); status.Code(err) != codes.Unavailable {
+		t.Errorf("client certificate of another CA: %v, want Unavailable", err)
+	}
+	cc := dial(tlsCreds(tlsconfig.WithClientCertificate(good.CertFile, good.KeyFile)))
+	if err := health(cc); err != nil {
+		t.Errorf("health over mTLS without a token: %v", err)
+	}
+	client := cdcstreamv1.NewChangeStreamServiceClient(cc)
+	if _, err := client.GetCursor(ctx, &cdcstreamv1.GetCursorRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("mTLS without a token: %v, want Unauthenticated", err)
+	}
+
+	// A stream rotates after about 1s: final checkpoint, then UNAVAILABLE / STREAM_ROTATED.
+	sctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	st, err := client.Subscribe(sctx, &cdcstreamv1.SubscribeRequest{
+		Start: &cdcstreamv1.SubscribeRequest_Position{Position: cdcstreamv1.StartPosition_START_POSITION_EARLIEST}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *cdcstreamv1.SubscribeResponse
+	changes := 0
+	for {
+		msg, err := st.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unavailable || rpcstatus.Reason(err) != rpcstatus.ReasonStreamRotated {
+				t.Fatalf("stream ended with %v, want STREAM_ROTATED", err)
+			}
+			break
+		}
+		if msg.GetChange() != nil {
+			changes++
+		}
+		last = msg
+	}
+	if last.GetCheckpoint() == nil || changes == 0 {
+		t.Fatalf("%d changes, last message %v: want changes and a final checkpoint", changes, last)
+	}
+
+	// cdctail, with the same TLS material and the token file, reads every change so far, is
+	// rotated, resumes, and gets one more transaction's changes: nothing lost, nothing twice.
+	_, tail := binaries(t)
+	tctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer tcancel()
+	cmd := exec.CommandContext(tctx, tail, "--address", p.addr, "--earliest", "--max-events", strconv.Itoa(changes+1),
+		"--tls-ca", ca.CertFile, "--tls-cert", good.CertFile, "--tls-key", good.KeyFile, "--token-file", tokenFile)
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tailDone := make(chan error, 1) // cdctail's exit
+	go func() { tailDone <- cmd.Wait() }()
+	rotations := strings.Count(p.log.String(), "stream rotated")
+	waitFor(t, "cdctail's stream rotated", func() bool {
+		return strings.Count(p.log.String(), "stream rotated") > rotations && strings.Count(stdout.String(), "\n") == changes
+	})
+	if _, err := workload.Step(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-tailDone; err != nil {
+		t.Fatalf("cdctail: %v\n%s", err, stderr.String())
+	}
+	var prev [2]int64
+	lines := 0
+	for sc := bufio.NewScanner(strings.NewReader(stdout.String())); sc.Scan(); lines++ {
+		var ev struct {
+			TxID json.Number `json:"txId"`
+			Seq  json.Number `json:"seq"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("cdctail line %q: %v", sc.Text(), err)
+		}
+		tx, _ := ev.TxID.Int64()
+		seq, _ := ev.Seq.Int64()
+		if lines > 0 && (tx < prev[0] || tx == prev[0] && seq <= prev[1]) {
+			t.Fatalf("line %d (%d,%d) after (%d,%d): repeated or out of order", lines, tx, seq, prev[0], prev[1])
+		}
+		prev = [2]int64{tx, seq}
+	}
+	if lines != changes+1 {
+		t.Fatalf("cdctail printed %d changes, want %d:\n%s", lines, changes+1, stderr.String())
+	}
+	checkNoSecret(t, "cdctail's output", stdout.String()+stderr.String(), token)
+	p.stop()
+	checkNoSecret(t, "the log", p.log.String(), token, secretPassword)
+}
