@@ -1,30 +1,39 @@
 # cdcstream — the two commands that matter: `make run` and `make test`.
 SHELL := /bin/bash
 GO    ?= go
-BUF   := $(GO) tool -modfile=tools/buf/go.mod buf
+# buf and gotestsum run as real binaries, not through `go tool`: `go tool X` exits 0 when X is
+# killed by a signal, which would turn a killed test run into a green one.
+BUF       := bin/buf
+GOTESTSUM := bin/gotestsum
 PKGS  := ./...
 
 .PHONY: all build generate lint breaking ci-checks test test-neo4j test-go test-polyglot run ci bench fuzz clean
 
 all: build
 
+bin/buf: tools/buf/go.mod tools/buf/go.sum
+	$(GO) build -modfile=tools/buf/go.mod -o $@ github.com/bufbuild/buf/cmd/buf
+
+bin/gotestsum: go.mod go.sum
+	$(GO) build -o $@ gotest.tools/gotestsum
+
 build:
 	$(GO) build ./...
 
 ## generate: regenerate gen/ (protoc-gen-go, protoc-gen-go-grpc) and the commented descriptor set in internal/apidesc.
-generate:
+generate: $(BUF)
 	$(BUF) generate
 	$(BUF) build -o internal/apidesc/cdcstream.binpb
 
 ## lint: buf lint, buf format check, gofmt, go vet.
-lint:
+lint: $(BUF)
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 ## breaking: buf breaking against main (skipped on main's first commit, where there is nothing to compare).
-breaking:
+breaking: $(BUF)
 	@if git rev-parse --verify -q main~0 >/dev/null && git cat-file -e main:proto 2>/dev/null; then \
 		$(BUF) breaking --against '.git#branch=main'; \
 	else echo "buf breaking: no proto on main yet, nothing to compare"; fi
@@ -36,8 +45,8 @@ run:
 ## test: every test — Go (race detector on) and the polyglot clients.
 test: test-go test-polyglot
 
-test-go:
-	$(GO) tool gotestsum --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /internal/polyglot)
+test-go: $(GOTESTSUM)
+	$(GOTESTSUM) --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /internal/polyglot)
 
 -include examples/polyglot.mk
 
