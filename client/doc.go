@@ -50,6 +50,10 @@
 //   - resume: UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, a stream that ends without a status,
 //     transport errors, and a stream on which nothing (change or checkpoint) arrived for three
 //     checkpoint intervals (the watchdog, see WithWatchdog);
+//   - resume at once, without backoff and without spending the retry budget: UNAVAILABLE
+//     with reason STREAM_ROTATED or SERVER_SHUTTING_DOWN ending an attempt that delivered
+//     messages (the server ended the stream on purpose; after an attempt that delivered
+//     nothing it counts as an ordinary failure, so a refusing server cannot make it spin);
 //   - resume a bounded number of times in a row (WithMaxInternalRetries, default 5): INTERNAL,
 //     UNKNOWN;
 //   - stop: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, PERMISSION_DENIED,

@@ -21,6 +21,10 @@ const ErrorDomain = "cdcstream.v1"
 const (
 	// ReasonCursorExpired: OUT_OF_RANGE, the cursor fell out of Neo4j's retained log.
 	ReasonCursorExpired = "CURSOR_EXPIRED"
+	// ReasonStreamRotated: UNAVAILABLE, the stream reached the server's maximum age; resume.
+	ReasonStreamRotated = "STREAM_ROTATED"
+	// ReasonServerShuttingDown: UNAVAILABLE, the server is shutting down; resume elsewhere.
+	ReasonServerShuttingDown = "SERVER_SHUTTING_DOWN"
 	// MetadataEarliestCursor is the ErrorInfo metadata key holding the id of the earliest
 	// retained cursor when the reason is ReasonCursorExpired.
 	MetadataEarliestCursor = "earliest_cursor"
@@ -133,6 +137,8 @@ const (
 	resume verdict = iota
 	// resumeInternal: like resume, but counts towards the consecutive INTERNAL budget.
 	resumeInternal
+	// planned: the server ended the stream on purpose (rotation, shutdown); resume at once.
+	planned
 	// expired: the cursor fell out of retention; the expiry policy decides.
 	expired
 	// stop: end the subscription with the error.
@@ -156,7 +162,12 @@ func classify(err error) verdict {
 		return resume
 	}
 	switch st.Code() {
-	case codes.OK, codes.Unavailable, codes.ResourceExhausted, codes.Aborted, codes.DeadlineExceeded:
+	case codes.Unavailable:
+		if r := Reason(err); r == ReasonStreamRotated || r == ReasonServerShuttingDown {
+			return planned
+		}
+		return resume
+	case codes.OK, codes.ResourceExhausted, codes.Aborted, codes.DeadlineExceeded:
 		return resume
 	case codes.Internal, codes.Unknown:
 		return resumeInternal

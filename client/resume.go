@@ -52,7 +52,7 @@ func (s *Subscription) open() error {
 		cancel(nil)
 		return err
 	}
-	s.stream, s.attemptCtx, s.attemptCancel = stream, actx, cancel
+	s.stream, s.attemptCtx, s.attemptCancel, s.attemptOK = stream, actx, cancel, false
 	s.watchdog = time.AfterFunc(s.watchdogTimeout(), func() { cancel(errWatchdog) })
 	return nil
 }
@@ -87,6 +87,17 @@ func (s *Subscription) retry(err error) bool {
 	case expired:
 		if !s.restartExpired(err) {
 			return false
+		}
+	case planned:
+		// The server ended a stream that had been delivering (a rotation or a shutdown): not
+		// a failure, so no backoff and no retry budget spent. A planned end of an attempt
+		// that delivered nothing counts as a failure, so a server that keeps refusing cannot
+		// make the client spin.
+		if s.attemptOK {
+			s.lastErr, s.backedOff = err, false
+			opts.logger.Info("cdcstream client: server ended the stream as planned, resuming",
+				"reason", Reason(err), "cursor", cursorString(s.Cursor()))
+			return true
 		}
 	case resumeInternal:
 		s.internals++

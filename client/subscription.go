@@ -86,6 +86,7 @@ type Subscription struct {
 	lastSeq   int64
 
 	failures  int   // consecutive failed attempts without a message
+	attemptOK bool  // the current attempt has delivered at least one message
 	internals int   // consecutive INTERNAL/UNKNOWN errors without a message
 	lastErr   error // the error that ended the last attempt
 	backedOff bool  // the backoff for lastErr has been waited
@@ -174,7 +175,7 @@ func (s *Subscription) Receive() bool {
 			continue
 		}
 		s.watchdog.Reset(s.watchdogTimeout())
-		s.failures, s.internals = 0, 0
+		s.failures, s.internals, s.attemptOK = 0, 0, true
 		switch m := resp.GetMessage().(type) {
 		case *cdcstreamv1.SubscribeResponse_Change:
 			ch := m.Change

@@ -488,3 +488,46 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestPlannedEndsResumeAtOnce(t *testing.T) {
+	for _, reason := range []string{ReasonStreamRotated, ReasonServerShuttingDown} {
+		t.Run(reason, func(t *testing.T) {
+			planned := statusErr(t, codes.Unavailable, reason, nil, 0)
+			f, conn := startFake(t,
+				sendThen(planned, change(1, 0), checkpoint("cp-1")),
+				sendThen(planned, change(2, 0)),
+				sendThenHang(change(3, 0)),
+			)
+			rs := &recordingSleep{}
+			sub := newTestClient(conn, rs, WithMaxRetries(1)).Subscribe(testCtx(t), fromReq())
+			defer sub.Close()
+			got := receiveN(t, sub, 4)
+			if want := []int64{1, -1, 2, 3}; !slices.Equal(txIDs(got), want) {
+				t.Fatalf("tx ids %v, want %v", txIDs(got), want)
+			}
+			if w := rs.recorded(); len(w) != 0 {
+				t.Fatalf("a planned end waited %v; it must resume at once", w)
+			}
+			if want := []string{"c-0-0", "cp-1", "c-2-0"}; !slices.Equal(fromCursors(f.subscribeRequests()), want) {
+				t.Fatalf("subscribed from %v, want %v", fromCursors(f.subscribeRequests()), want)
+			}
+		})
+	}
+}
+
+func TestPlannedEndWithoutMessagesCountsAsFailure(t *testing.T) {
+	refused := sendThen(statusErr(t, codes.Unavailable, ReasonServerShuttingDown, nil, 0))
+	_, conn := startFake(t, refused, refused, refused)
+	rs := &recordingSleep{}
+	sub := newTestClient(conn, rs, WithMaxRetries(2)).Subscribe(testCtx(t), fromReq())
+	defer sub.Close()
+	if sub.Receive() {
+		t.Fatalf("got a message from a server that only refuses")
+	}
+	if Reason(sub.Err()) != ReasonServerShuttingDown {
+		t.Fatalf("Err = %v, want the refusal after the retry budget", sub.Err())
+	}
+	if n := len(rs.recorded()); n != 2 {
+		t.Fatalf("%d backoff waits, want 2 (a refusal with no message is a failure)", n)
+	}
+}
