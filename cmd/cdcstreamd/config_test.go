@@ -102,3 +102,15 @@ func TestRunUsageErrors(t *testing.T) {
 		t.Fatalf("-h: got %v, want flag.ErrHelp (exit 0)", err)
 	}
 }
+
+func TestRedactURI(t *testing.T) {
+	for in, want := range map[string]string{
+		"neo4j://db.example:7687":            "neo4j://db.example:7687",
+		"neo4j://cdc:s3cret@db.example:7687": "neo4j://cdc:xxxxx@db.example:7687",
+		"bolt://%zz":                         "<unparseable Neo4j URI>",
+	} {
+		if got := redactURI(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("redactURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

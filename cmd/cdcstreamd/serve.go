@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"sync"
 	"time"
 
@@ -53,7 +54,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 
 	src, err := neo4jcdc.Open(ctx, uri, user, password, append([]neo4jcdc.Option{neo4jcdc.WithLogger(logger)}, hd.neo4jOptions()...)...)
 	if err != nil {
-		return fmt.Errorf("neo4j %s: %w", uri, err)
+		return fmt.Errorf("neo4j %s: %w", redactURI(uri), err)
 	}
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -113,7 +114,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 
 	served := make(chan error, 1) // the result of gs.Serve, once it returns
 	go func() { served <- gs.Serve(lis) }()
-	logger.Info("listening", "address", addr, "neo4j", uri, "database", cfg.database, "demo", cfg.demo)
+	logger.Info("listening", "address", addr, "neo4j", redactURI(uri), "database", cfg.database, "demo", cfg.demo)
 	if ready != nil {
 		ready <- addr
 	}
@@ -235,4 +236,14 @@ func registerReflection(gs *grpc.Server) error {
 	reflectionv1.RegisterServerReflectionServer(gs, reflection.NewServerV1(opts))
 	reflectionv1alpha.RegisterServerReflectionServer(gs, reflection.NewServer(opts))
 	return nil
+}
+
+// redactURI hides a password written into the Neo4j URI (neo4j://user:secret@host) before the
+// URI is logged or put in an error.
+func redactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "<unparseable Neo4j URI>"
+	}
+	return u.Redacted()
 }
