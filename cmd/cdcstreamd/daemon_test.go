@@ -1,154 +1,31 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/internal/proctest"
 )
 
 // Helpers of the tests that run the real binaries (secrets_test.go, tls_e2e_test.go).
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
 // binaries builds cdcstreamd and cdctail once per test run.
 func binaries(t *testing.T) (cdcstreamd, cdctail string) {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "cdcstreamd-test-bin")
-		if buildErr != nil {
-			return
-		}
-		if out, err := exec.Command("go", "build", "-o", buildDir, ".", "../cdctail").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, "cdcstreamd"), filepath.Join(buildDir, "cdctail")
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var (
-	listenLineRE  = regexp.MustCompile(`msg=listening address=(\S+)`)
-	metricsLineRE = regexp.MustCompile(`msg="serving metrics" address=(\S+)`)
-)
-
-// proc is a running cdcstreamd.
-type proc struct {
-	cmd *exec.Cmd
-	// log is everything it wrote (stdout and stderr).
-	log *lockedBuffer
-	// addr is its gRPC address; metricsURL its /metrics URL when --metrics-listen was given.
-	addr, metricsURL string
-	exited           chan struct{} // closed once it exited and its output was read
-	stopOnce         sync.Once
+	p := proctest.Build(t, "github.com/cdcstream/cdcstream/cmd/cdcstreamd", "github.com/cdcstream/cdcstream/cmd/cdctail")
+	return p[0], p[1]
 }
 
 // startProc runs cdcstreamd with env added to the environment and waits until it listens.
-func startProc(t *testing.T, env []string, args ...string) *proc {
+func startProc(t *testing.T, env []string, args ...string) *proctest.Daemon {
 	t.Helper()
 	bin, _ := binaries(t)
-	p := &proc{cmd: exec.Command(bin, args...), log: &lockedBuffer{}, exited: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	pr, pw := io.Pipe()
-	p.cmd.Stderr, p.cmd.Stdout = pw, pw
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// addrs receives the gRPC address, metrics the metrics URL, as logged.
-	addrs, metrics := make(chan string, 1), make(chan string, 1)
-	drained := make(chan struct{}) // closed when the output is read to its end
-	go func() {
-		defer close(drained)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(p.log, line)
-			if m := listenLineRE.FindStringSubmatch(line); m != nil {
-				addrs <- m[1]
-			}
-			if m := metricsLineRE.FindStringSubmatch(line); m != nil {
-				metrics <- m[1]
-			}
-		}
-	}()
-	go func() {
-		_ = p.cmd.Wait()
-		pw.Close()
-		<-drained
-		close(p.exited)
-	}()
-	t.Cleanup(p.stop)
-	wantMetrics := false
-	for _, a := range args {
-		wantMetrics = wantMetrics || a == "--metrics-listen"
-	}
-	deadline := time.After(90 * time.Second)
-	for p.addr == "" || (wantMetrics && p.metricsURL == "") {
-		select {
-		case p.addr = <-addrs:
-		case p.metricsURL = <-metrics:
-		case <-p.exited:
-			t.Fatalf("cdcstreamd exited before listening:\n%s", p.log)
-		case <-deadline:
-			t.Fatalf("cdcstreamd did not start:\n%s", p.log)
-		}
-	}
-	return p
-}
-
-// signal sends sig to the process.
-func (p *proc) signal(t *testing.T, sig os.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// stop ends the process with SIGTERM (SIGKILL after 30s) and waits for its output.
-func (p *proc) stop() {
-	p.stopOnce.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
+	return proctest.StartDaemon(t, bin, env, args...)
 }
 
 // startSim starts a Neo4j simulator on loopback whose user "cdc" has password, with n
@@ -195,4 +72,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling an external process; no event to wait on
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	proctest.Remove()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }

@@ -73,11 +73,11 @@ func testSecrets(t *testing.T, neo4jArgs ...string) {
 		"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--auth-tokens-file", tokens,
 		"--log-level", "debug", "--max-subscriptions-per-token", "5", "--max-stream-age", "1m")...)
 
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.cmd.Process.Pid))
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func testSecrets(t *testing.T, neo4jArgs ...string) {
 		t.Fatal("the password did not reach the process: the test proves nothing")
 	}
 
-	cc, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,19 +138,19 @@ func testSecrets(t *testing.T, neo4jArgs ...string) {
 
 	// Reload: token 2 replaces token 1.
 	writeAtomically(t, tokens, `[{"name":"app2","token":"`+secretToken2+`","databases":["*"]}]`)
-	p.signal(t, syscall.SIGHUP)
+	p.Signal(t, syscall.SIGHUP)
 	waitFor(t, "token 2 accepted", func() bool { return getCursor(bearer(secretToken2), "") == codes.OK })
 	expect("old token after reload", getCursor(bearer(secretToken1), ""), codes.Unauthenticated)
 	expect("database unknown to Neo4j", subscribe(secretToken2, "nosuchdb", 1), codes.NotFound)
 
 	// A broken file (token 3 without databases) is refused; token 2 stays in force.
 	writeAtomically(t, tokens, `[{"name":"app3","token":"`+secretToken3+`"}]`)
-	p.signal(t, syscall.SIGHUP)
-	waitFor(t, "failed reload logged", func() bool { return strings.Contains(p.log.String(), "NOT reloaded") })
+	p.Signal(t, syscall.SIGHUP)
+	waitFor(t, "failed reload logged", func() bool { return strings.Contains(p.Log.String(), "NOT reloaded") })
 	expect("token 2 after a failed reload", getCursor(bearer(secretToken2), ""), codes.OK)
 	expect("token 3 from the broken file", getCursor(bearer(secretToken3), ""), codes.Unauthenticated)
 
-	resp, err := http.Get(p.metricsURL)
+	resp, err := http.Get(p.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +165,8 @@ func testSecrets(t *testing.T, neo4jArgs ...string) {
 		}
 	}
 
-	p.stop()
-	logText := p.log.String()
+	p.Stop()
+	logText := p.Log.String()
 	for _, want := range []string{"call refused", "auth tokens loaded", "SIGHUP: auth tokens reloaded", "NOT reloaded"} {
 		if !strings.Contains(logText, want) {
 			t.Errorf("log lacks %q", want)

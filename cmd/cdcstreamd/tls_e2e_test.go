@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/proctest"
 	"github.com/cdcstream/cdcstream/internal/rpcstatus"
 	"github.com/cdcstream/cdcstream/internal/tlsconfig"
 	"github.com/cdcstream/cdcstream/internal/tlsconfig/tlstest"
@@ -50,14 +51,14 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 		"--neo4j-uri", sim.RoutingURI(), "--neo4j-user", "cdc", "--listen", "127.0.0.1:0",
 		"--tls-cert", srv.CertFile, "--tls-key", srv.KeyFile, "--tls-client-ca", clientCA.CertFile,
 		"--auth-tokens-file", tokens, "--max-stream-age", "1s", "--log-level", "debug")
-	if strings.Contains(p.log.String(), "INSECURE") {
-		t.Errorf("insecure warning on loopback:\n%s", p.log)
+	if strings.Contains(p.Log.String(), "INSECURE") {
+		t.Errorf("insecure warning on loopback:\n%s", p.Log)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dial := func(creds credentials.TransportCredentials) *grpc.ClientConn {
-		cc, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(creds))
+		cc, err := grpc.NewClient(p.Addr, grpc.WithTransportCredentials(creds))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,18 +125,18 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 	_, tail := binaries(t)
 	tctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
 	defer tcancel()
-	cmd := exec.CommandContext(tctx, tail, "--address", p.addr, "--earliest", "--max-events", strconv.Itoa(changes+1),
+	cmd := exec.CommandContext(tctx, tail, "--address", p.Addr, "--earliest", "--max-events", strconv.Itoa(changes+1),
 		"--tls-ca", ca.CertFile, "--tls-cert", good.CertFile, "--tls-key", good.KeyFile, "--token-file", tokenFile)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr proctest.Log
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	tailDone := make(chan error, 1) // cdctail's exit
 	go func() { tailDone <- cmd.Wait() }()
-	rotations := strings.Count(p.log.String(), "stream rotated")
+	rotations := strings.Count(p.Log.String(), "stream rotated")
 	waitFor(t, "cdctail's stream rotated", func() bool {
-		return strings.Count(p.log.String(), "stream rotated") > rotations && strings.Count(stdout.String(), "\n") == changes
+		return strings.Count(p.Log.String(), "stream rotated") > rotations && strings.Count(stdout.String(), "\n") == changes
 	})
 	if _, err := workload.Step(); err != nil {
 		t.Fatal(err)
@@ -164,6 +165,6 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 		t.Fatalf("cdctail printed %d changes, want %d:\n%s", lines, changes+1, stderr.String())
 	}
 	checkNoSecret(t, "cdctail's output", stdout.String()+stderr.String(), token)
-	p.stop()
-	checkNoSecret(t, "the log", p.log.String(), token, secretPassword)
+	p.Stop()
+	checkNoSecret(t, "the log", p.Log.String(), token, secretPassword)
 }

@@ -21,14 +21,13 @@ import (
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
+	"github.com/cdcstream/cdcstream/internal/proctest"
 	"github.com/cdcstream/cdcstream/server"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	proctest.Remove()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
