@@ -1,14 +1,12 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/proctest"
 )
 
 // testCtx bounds a test so a bug hangs it for seconds, not minutes.
@@ -444,7 +443,7 @@ func TestClassifyWithoutStatus(t *testing.T) {
 
 func TestReconnectsAreLogged(t *testing.T) {
 	_, conn := startFake(t, sendThen(statusErr(t, codes.Unavailable, "NEO4J_UNAVAILABLE", nil, 0)), sendThenHang(change(1, 0)))
-	var buf syncBuffer
+	var buf proctest.Log
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	sub := newTestClient(conn, &recordingSleep{}, WithLogger(logger)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
@@ -466,27 +465,6 @@ func TestCursorReturnsACopy(t *testing.T) {
 	if got := sub.Cursor().GetId(); got != "c-1-0" {
 		t.Fatalf("Cursor() = %q after mutating a returned copy", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	// mu guards b.
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written.
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestPlannedEndsResumeAtOnce(t *testing.T) {

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -26,6 +25,7 @@ import (
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/auth"
+	"github.com/cdcstream/cdcstream/internal/proctest"
 	"github.com/cdcstream/cdcstream/internal/rpcstatus"
 )
 
@@ -95,31 +95,13 @@ type env struct {
 	svc     *fakeService
 	client  cdcstreamv1.ChangeStreamServiceClient
 	conn    *grpc.ClientConn
-	logs    *syncBuffer
+	logs    *proctest.Log
 	tokFile string
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t *testing.T) *env {
 	t.Helper()
-	e := &env{svc: &fakeService{more: make(chan struct{})}, logs: &syncBuffer{}}
+	e := &env{svc: &fakeService{more: make(chan struct{})}, logs: &proctest.Log{}}
 	e.tokFile = filepath.Join(t.TempDir(), "tokens.json")
 	writeTokens(t, e.tokFile, []map[string]any{
 		{"name": "app", "token": tokenApp, "databases": []string{"neo4j", "Sales"}},

@@ -1,7 +1,6 @@
 package neo4jsim_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/internal/proctest"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 )
@@ -21,34 +21,15 @@ import (
 const cdcQuery = "CALL db.cdc.query($from, $selectors) YIELD id, txId, seq, metadata, event " +
 	"RETURN id, txId, seq, metadata, event LIMIT $limit"
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	// mu guards b.
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServer starts a simulator on 127.0.0.1:0 with a two-user DBMS and stops it at cleanup.
 // The returned buffer receives the server log.
-func startServer(t testing.TB, opts ...neo4jsim.ServerOption) (*neo4jsim.Server, *syncBuffer) {
+func startServer(t testing.TB, opts ...neo4jsim.ServerOption) (*neo4jsim.Server, *proctest.Log) {
 	t.Helper()
 	dbms := neo4jsim.NewDBMS(neo4jsim.Config{
 		Users:     []neo4jsim.User{{Name: "neo4j", Password: "password", Admin: true}, {Name: "reader", Password: "secret"}},
 		Databases: []string{"neo4j", "other"},
 	})
-	logs := &syncBuffer{}
+	logs := &proctest.Log{}
 	opts = append([]neo4jsim.ServerOption{neo4jsim.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}, opts...)
 	srv, err := neo4jsim.NewServer(dbms, "127.0.0.1:0", opts...)
 	if err != nil {
