@@ -73,7 +73,8 @@ func Remove() {
 	}
 }
 
-// Log collects a process's output while a test reads it.
+// Log is an io.Writer safe for concurrent writes (a process's output, a logger's sink) that a
+// test reads while it grows.
 type Log struct {
 	mu sync.Mutex // guards b
 	b  strings.Builder
