@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
+	pinLocalZone()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
@@ -43,4 +45,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := newLogger(cfg, stderr)
 	_ = stdout
 	return serve(ctx, cfg, logger, nil)
+}
+
+// pinLocalZone makes the process's local time zone a fixed UTC zone. neo4j-go-driver builds
+// LOCAL DATETIME and LOCAL TIME values in time.Local and reads their wall clock back; in a zone
+// with daylight saving time, a value inside a DST gap would silently move by an hour. A fixed
+// zone has no gaps. It is a distinct *time.Location (not time.UTC), so a ZONED DATETIME whose
+// zone id is "UTC" stays distinguishable from a local value. Logs are then in UTC too.
+func pinLocalZone() {
+	time.Local = time.FixedZone("UTC", 0)
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/proctest"
@@ -123,5 +124,45 @@ func TestCdcstreamdSIGTERM(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("cdcstreamd exited with %v\n%s", err, d.Log)
+	}
+}
+
+// TestLocalValuesExactInADSTZone: the driver builds LOCAL DATETIME values in the process's
+// local zone; cdcstreamd running in a zone with daylight saving time must still deliver a
+// LOCAL DATETIME that falls in that zone's DST gap exactly as written.
+func TestLocalValuesExactInADSTZone(t *testing.T) {
+	tg := newSimTarget(t)
+	bin, _ := binaries(t)
+	d := proctest.StartDaemon(t, bin, []string{"TZ=Europe/Stockholm", "NEO4J_PASSWORD=" + simPassword},
+		"--listen", "127.0.0.1:0", "--neo4j-uri", tg.uri(), "--neo4j-user", simUser, "--database", simDatabase)
+	conn, err := grpc.NewClient(d.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cli := cdcstreamv1.NewChangeStreamServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cur, err := cli.GetCursor(ctx, &cdcstreamv1.GetCursorRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 02:30 on 2024-03-31 does not exist in Stockholm: clocks jumped from 02:00 to 03:00.
+	want := map[string]*cdcstreamv1.Value{
+		"in_gap": {Kind: &cdcstreamv1.Value_LocalDateTimeValue{LocalDateTimeValue: &cdcstreamv1.LocalDateTime{
+			Date: &cdcstreamv1.Date{Year: 2024, Month: 3, Day: 31}, Time: lt(2, 30, 0, 0)}}},
+		"local_time": {Kind: &cdcstreamv1.Value_LocalTimeValue{LocalTimeValue: lt(2, 30, 0, 5)}},
+	}
+	tg.write(t, nil, func(w writer) { w.createNode([]string{"Clock"}, want) })
+	stream, err := cli.Subscribe(ctx, &cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: cur.GetCursor()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &subscription{t: t, stream: stream, cancel: cancel}
+	got := sub.changes(1)[0].GetNode().GetAfter().GetProperties()
+	for k, v := range want {
+		if !proto.Equal(got[k], v) {
+			t.Errorf("%s: got %v, want %v", k, got[k], v)
+		}
 	}
 }

@@ -39,8 +39,9 @@
 //
 // Known driver limit: the driver hydrates LOCAL DATETIME and LOCAL TIME into time.Local; on a
 // machine whose local zone has daylight saving time a LOCAL DATETIME inside a DST gap is
-// normalised by the time package before this package sees it. Run the server with TZ=UTC
-// (the container default) to keep such values exact.
+// normalised by the time package before this package sees it. cmd/cdcstreamd therefore pins
+// its local zone to a fixed UTC zone at start-up (tested under TZ=Europe/Stockholm in
+// internal/e2e); another program embedding this package must do the same, or run with TZ=UTC.
 package neo4jcdc
 
 // time/tzdata embeds the IANA time-zone database, so ZONED DATETIME values with a zone id
