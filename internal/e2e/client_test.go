@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cdcstream/cdcstream/client"
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/limits"
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
 	"github.com/cdcstream/cdcstream/server"
@@ -26,6 +28,8 @@ type restartable struct {
 	svc  *server.Server
 	src  *neo4jcdc.Source
 	done chan struct{} // closed when the current Serve returns
+	// grpcOpts are extra options for every gRPC server start creates.
+	grpcOpts []grpc.ServerOption
 }
 
 func (r *restartable) start() {
@@ -48,7 +52,7 @@ func (r *restartable) start() {
 		return err == nil
 	})
 	r.addr = lis.Addr().String()
-	r.gs, r.svc, r.src, r.done = grpc.NewServer(grpc.WaitForHandlers(true)), svc, src, make(chan struct{})
+	r.gs, r.svc, r.src, r.done = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, r.grpcOpts...)...), svc, src, make(chan struct{})
 	svc.Register(r.gs)
 	go func(gs *grpc.Server, done chan struct{}) { defer close(done); _ = gs.Serve(lis) }(r.gs, r.done)
 }
@@ -123,9 +127,17 @@ func TestClientSurvivesRestarts(t *testing.T) {
 		}
 	}()
 
+	got := receiveExactlyTheLog(t, sub, tg, start, wrote)
+	t.Logf("%d changes from %d transactions received exactly once, in order, across 3 server restarts and 2 dropped Bolt pools", got, txs)
+}
+
+// receiveExactlyTheLog reads sub until it has every change the simulator logged after start
+// (the log is read once wrote reports the writer finished), and fails unless the changes are
+// exactly the log's, each once, in order. It returns how many changes that was.
+func receiveExactlyTheLog(t *testing.T, sub *client.Subscription, tg *simTarget, start string, wrote <-chan error) int {
+	t.Helper()
 	type pos struct{ tx, seq int64 }
-	var got []pos
-	var want []pos
+	var got, want []pos
 	for want == nil || len(got) < len(want) {
 		if !sub.Receive() {
 			t.Fatalf("subscription ended after %d changes: %v", len(got), sub.Err())
@@ -159,5 +171,54 @@ func TestClientSurvivesRestarts(t *testing.T) {
 			t.Fatalf("change %d: got (tx %d, seq %d), want (tx %d, seq %d)", i, got[i].tx, got[i].seq, want[i].tx, want[i].seq)
 		}
 	}
-	t.Logf("%d changes from %d transactions received exactly once, in order, across 3 server restarts and 2 dropped Bolt pools", len(got), txs)
+	return len(got)
+}
+
+// TestClientAcrossRotations: behind --max-stream-age (the limits interceptor) streams end every
+// few hundred milliseconds with a final checkpoint and STREAM_ROTATED; while a workload runs,
+// the client library's caller still sees the simulator's log exactly once, in order.
+func TestClientAcrossRotations(t *testing.T) {
+	tg := newSimTarget(t)
+	var calls atomic.Int64 // Subscribe calls that reached the server
+	count := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		calls.Add(1)
+		return h(srv, ss)
+	}
+	limiter := limits.New(limits.WithMaxStreamAge(300 * time.Millisecond))
+	r := &restartable{t: t, tg: tg, grpcOpts: []grpc.ServerOption{grpc.ChainStreamInterceptor(count, limiter.StreamInterceptor())}}
+	r.start()
+	defer r.stop(false)
+	start, err := tg.db.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sub := client.New(conn, client.WithLogger(quietLogger())).Subscribe(ctx, &cdcstreamv1.SubscribeRequest{
+		Start: &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: &cdcstreamv1.Cursor{Id: start, Database: simDatabase}},
+	})
+	defer sub.Close()
+
+	wl := neo4jsim.NewWorkload(tg.db, 9)
+	wrote := make(chan error, 1) // the writer's result
+	go func() {
+		for range 60 {
+			if _, err := wl.Step(); err != nil {
+				wrote <- err
+				return
+			}
+			time.Sleep(25 * time.Millisecond) // pace the workload across several stream ages
+		}
+		wrote <- nil
+	}()
+	n := receiveExactlyTheLog(t, sub, tg, start, wrote)
+	if c := calls.Load(); c < 3 {
+		t.Fatalf("only %d Subscribe calls: the streams were not rotated", c)
+	}
+	t.Logf("%d changes received exactly once, in order, across %d rotated streams", n, calls.Load())
 }
