@@ -292,13 +292,9 @@ func (p *parser) call(st *statement) *Error {
 				Message: fmt.Sprintf("Variable `%s` not defined", t.text)}
 		}
 		col := vars[name]
-		if p.keyword("AS") {
-			a := p.next()
-			if a.kind != tokIdent {
-				p.i--
-				return p.unexpected("an alias")
-			}
-			name = a.text
+		name, err := p.alias(name)
+		if err != nil {
+			return err
 		}
 		st.fields = append(st.fields, name)
 		st.cols = append(st.cols, col)
@@ -306,6 +302,19 @@ func (p *parser) call(st *statement) *Error {
 			return nil
 		}
 	}
+}
+
+// alias parses an optional `AS alias` and returns the alias, or name when there is none.
+func (p *parser) alias(name string) (string, *Error) {
+	if !p.keyword("AS") {
+		return name, nil
+	}
+	a := p.next()
+	if a.kind != tokIdent {
+		p.i--
+		return "", p.unexpected("an alias")
+	}
+	return a.text, nil
 }
 
 // returnExprs parses RETURN expr [AS alias], ... without a procedure.
@@ -317,13 +326,9 @@ func (p *parser) returnExprs(st *statement) *Error {
 			return err
 		}
 		name := strings.TrimSpace(p.q[start:p.peek().pos])
-		if p.keyword("AS") {
-			a := p.next()
-			if a.kind != tokIdent {
-				p.i--
-				return p.unexpected("an alias")
-			}
-			name = a.text
+		name, err = p.alias(name)
+		if err != nil {
+			return err
 		}
 		st.fields = append(st.fields, name)
 		st.exprs = append(st.exprs, e)
