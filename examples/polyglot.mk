@@ -13,7 +13,7 @@ POLYGLOT_APT       := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND
 # Debian (bookworm) packages. libgrpc-java declares only libopencensus-java, so netty, perfmark
 # and the annotation jars are named explicitly; libprotobuf-java carries protobuf-util.jar
 # (JsonFormat), which needs gson.
-POLYGLOT_DEBS      := python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc \
+POLYGLOT_DEBS      := python3 python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev protobuf-compiler-grpc \
 	openjdk-17-jdk-headless libgrpc-java protobuf-compiler-grpc-java-plugin libprotobuf-java \
 	libgoogle-gson-java libnetty-java libperfmark-java libguava-java libjsr305-java \
 	liberror-prone-java libgeronimo-annotation-1.3-spec-java libopencensus-java
