@@ -42,12 +42,8 @@ const (
 //     and ErrorInfo reason CURSOR_EXPIRED (metadata "earliest_cursor" holds a fresh cursor),
 //     never a silent jump.
 //
-// Errors carry google.rpc.ErrorInfo with domain "cdcstream.v1" and one of these reasons:
-// INVALID_ARGUMENT: INVALID_REQUEST, INVALID_SELECTOR, INVALID_CURSOR (with google.rpc.BadRequest);
-// OUT_OF_RANGE: CURSOR_EXPIRED; FAILED_PRECONDITION: CDC_DISABLED; NOT_FOUND: DATABASE_NOT_FOUND;
-// UNAVAILABLE: NEO4J_AUTH, NEO4J_UNAVAILABLE, SERVER_SHUTTING_DOWN, STREAM_ROTATED (with
-// google.rpc.RetryInfo where a delay is advised); RESOURCE_EXHAUSTED: TOO_MANY_SUBSCRIPTIONS;
-// UNAUTHENTICATED: UNAUTHENTICATED; PERMISSION_DENIED: PERMISSION_DENIED; INTERNAL: INTERNAL.
+// Errors carry google.rpc.ErrorInfo with domain "cdcstream.v1" and a reason named by
+// ErrorReason (errors.proto), which says for each reason its status code and what to do.
 // Clients must ignore SubscribeResponse message kinds they do not know.
 type ChangeStreamServiceClient interface {
 	// Subscribe streams the changes of one database that match the selectors, starting strictly
@@ -115,12 +111,8 @@ func (c *changeStreamServiceClient) GetCursor(ctx context.Context, in *GetCursor
 //     and ErrorInfo reason CURSOR_EXPIRED (metadata "earliest_cursor" holds a fresh cursor),
 //     never a silent jump.
 //
-// Errors carry google.rpc.ErrorInfo with domain "cdcstream.v1" and one of these reasons:
-// INVALID_ARGUMENT: INVALID_REQUEST, INVALID_SELECTOR, INVALID_CURSOR (with google.rpc.BadRequest);
-// OUT_OF_RANGE: CURSOR_EXPIRED; FAILED_PRECONDITION: CDC_DISABLED; NOT_FOUND: DATABASE_NOT_FOUND;
-// UNAVAILABLE: NEO4J_AUTH, NEO4J_UNAVAILABLE, SERVER_SHUTTING_DOWN, STREAM_ROTATED (with
-// google.rpc.RetryInfo where a delay is advised); RESOURCE_EXHAUSTED: TOO_MANY_SUBSCRIPTIONS;
-// UNAUTHENTICATED: UNAUTHENTICATED; PERMISSION_DENIED: PERMISSION_DENIED; INTERNAL: INTERNAL.
+// Errors carry google.rpc.ErrorInfo with domain "cdcstream.v1" and a reason named by
+// ErrorReason (errors.proto), which says for each reason its status code and what to do.
 // Clients must ignore SubscribeResponse message kinds they do not know.
 type ChangeStreamServiceServer interface {
 	// Subscribe streams the changes of one database that match the selectors, starting strictly
