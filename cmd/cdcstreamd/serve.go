@@ -46,7 +46,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 		uri, user, password = sim.RoutingURI(), demoUser, demoPassword
 	}
 
-	hd, err := startHardening(ctx, cfg.hardening, cfg.listen, cfg.database, logger)
+	hd, err := startHardening(ctx, cfg.hardening, cfg.listen, logger)
 	if err != nil {
 		return err
 	}
@@ -64,14 +64,14 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 		}
 	}()
 
-	svc, err := server.New(hd.wrapSource(src),
+	svc, err := server.New(hd.wrapSource(src), append([]server.Option{
 		server.WithDefaultDatabase(cfg.database),
 		server.WithPollInterval(cfg.pollInterval),
 		server.WithBatchLimit(cfg.batchLimit),
 		server.WithDefaultCheckpointInterval(cfg.checkpointInterval),
 		server.WithMaxSubscriptions(cfg.maxSubscriptions),
 		server.WithLogger(logger),
-	)
+	}, hd.serviceOptions()...)...)
 	if err != nil {
 		return fmt.Errorf("service options: %w", err)
 	}

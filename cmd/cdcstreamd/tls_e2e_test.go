@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,6 @@ import (
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/proctest"
-	"github.com/cdcstream/cdcstream/internal/rpcstatus"
 	"github.com/cdcstream/cdcstream/internal/tlsconfig"
 	"github.com/cdcstream/cdcstream/internal/tlsconfig/tlstest"
 )
@@ -106,7 +106,7 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 	for {
 		msg, err := st.Recv()
 		if err != nil {
-			if status.Code(err) != codes.Unavailable || rpcstatus.Reason(err) != rpcstatus.ReasonStreamRotated {
+			if status.Code(err) != codes.Unavailable || errorReason(err) != cdcstreamv1.ErrorReason_STREAM_ROTATED.String() {
 				t.Fatalf("stream ended with %v, want STREAM_ROTATED", err)
 			}
 			break
@@ -167,4 +167,14 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 	checkNoSecret(t, "cdctail's output", stdout.String()+stderr.String(), token)
 	p.Stop()
 	checkNoSecret(t, "the log", p.Log.String(), token, secretPassword)
+}
+
+// errorReason is the ErrorInfo reason of err's status ("" for none).
+func errorReason(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
 }
