@@ -104,6 +104,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *daemon, er
 		server.WithBatchLimit(cfg.batchLimit),
 		server.WithDefaultCheckpointInterval(cfg.checkpointInterval),
 		server.WithMaxSubscriptions(cfg.maxSubscriptions),
+		server.WithMaxSelectorBytes(cfg.maxSelectorBytes),
 		server.WithLogger(logger),
 	}, d.hd.serviceOptions()...)...)
 	if err != nil {
