@@ -19,7 +19,7 @@ type heads struct {
 	src      Source
 	clock    Clock
 	interval time.Duration
-	obs Observer
+	obs      Observer
 	log      *slog.Logger
 
 	// mu protects probers and every prober's refs.

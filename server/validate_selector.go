@@ -111,7 +111,9 @@ func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int,
 		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "values nest deeper than %d levels", maxValueDepth)
 		return
 	}
-	bad := func(format string, args ...any) { vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, format, args...) }
+	bad := func(format string, args ...any) {
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, format, args...)
+	}
 	switch k := v.GetKind().(type) {
 	case nil:
 		bad("value must have a kind")
