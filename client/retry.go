@@ -89,33 +89,41 @@ func (r *retryState) delivered() {
 	r.failures, r.internals, r.progress, r.owed = 0, 0, true, false
 }
 
-// plannedEnd reports whether a planned end (verdict planned) is free: a message arrived since
-// the last error, so the server ended a stream that had been delivering (a rotation or a
-// shutdown). Then nothing is owed and no budget is spent. A planned end without a message since
-// the last error is an ordinary failure (see failed), so a server that keeps refusing cannot
-// make the client spin.
-func (r *retryState) plannedEnd() bool {
-	free := r.progress
-	r.progress = false
-	return free
-}
+// outcome is what follows an error that retryState counted.
+type outcome int
 
-// failed counts an error of verdict v (resume, resumeInternal, planned or expired) that ended
-// a call, owes a backoff for it, and reports whether the budgets allow to resume.
-func (r *retryState) failed(v verdict, err error) bool {
+const (
+	// resumeFree: resume at once; nothing is owed and no budget was spent.
+	resumeFree outcome = iota
+	// resumeAfterBackoff: the error counted as a failure; resume after the backoff it owes.
+	resumeAfterBackoff
+	// giveUp: a budget is exhausted; end the subscription with the error.
+	giveUp
+)
+
+// failed counts err, of verdict v (resume, resumeInternal, planned or expired), which ended a
+// call, and says what follows. A planned end after a message since the last error is free: the
+// server ended a stream that had been delivering (a rotation or a shutdown). A planned end
+// without such a message is an ordinary failure, so a server that keeps refusing cannot make
+// the client spin. INTERNAL and UNKNOWN spend the INTERNAL budget as well.
+func (r *retryState) failed(v verdict, err error) outcome {
+	progress := r.progress
 	r.progress = false
+	if v == planned && progress {
+		return resumeFree
+	}
 	if v == resumeInternal {
 		r.internals++
 		if r.internals > r.opts.maxInternalRetries {
-			return false
+			return giveUp
 		}
 	}
 	r.failures++
 	if r.opts.maxRetries > 0 && r.failures > r.opts.maxRetries {
-		return false
+		return giveUp
 	}
 	r.lastErr, r.owed = err, true
-	return true
+	return resumeAfterBackoff
 }
 
 // pending returns the backoff owed before the next call and the number of failures it

@@ -211,18 +211,17 @@ func (s *Subscription) afterError(err error) bool {
 		if !s.restartExpired(err) {
 			return false
 		}
-	case planned:
-		if s.retry.plannedEnd() {
-			logger.Info("cdcstream client: server ended the stream as planned, resuming",
-				"reason", Reason(err), "cursor", cursorString(s.resume.current()))
-			return true
-		}
 	}
-	if !s.retry.failed(v, err) {
+	switch s.retry.failed(v, err) {
+	case giveUp:
 		return s.end(err)
+	case resumeFree:
+		logger.Info("cdcstream client: server ended the stream as planned, resuming",
+			"reason", Reason(err), "cursor", cursorString(s.resume.current()))
+	default:
+		logger.Warn("cdcstream client: stream interrupted, will resume", "error", err,
+			"code", status.Code(err).String(), "reason", Reason(err), "cursor", cursorString(s.resume.current()))
 	}
-	logger.Warn("cdcstream client: stream interrupted, will resume", "error", err,
-		"code", status.Code(err).String(), "reason", Reason(err), "cursor", cursorString(s.resume.current()))
 	return true
 }
 
