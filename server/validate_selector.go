@@ -30,7 +30,7 @@ func validateSelector(s *cdcstreamv1.Selector, field string, vs *violations) {
 		validateNodeMatcher(f+".end", r.GetEnd(), vs)
 		validateValueMap(f+".key", r.GetKey(), true, vs)
 	default:
-		vs.add(ReasonInvalidSelector, field, "exactly one of entity, node or relationship must be set")
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "exactly one of entity, node or relationship must be set")
 	}
 }
 
@@ -38,7 +38,7 @@ func validateSelector(s *cdcstreamv1.Selector, field string, vs *violations) {
 func validateCommon(field string, op cdcstreamv1.Operation, changesTo []string,
 	txMetadata map[string]*cdcstreamv1.Value, vs *violations) {
 	if _, known := cdcstreamv1.Operation_name[int32(op)]; !known {
-		vs.add(ReasonInvalidSelector, field+".operation", "unknown operation %d", int32(op))
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".operation", "unknown operation %d", int32(op))
 	}
 	validateNames(field+".changes_to", changesTo, "property name", vs)
 	validateValueMap(field+".tx_metadata", txMetadata, false, vs)
@@ -48,7 +48,7 @@ func validateCommon(field string, op cdcstreamv1.Operation, changesTo []string,
 func validateNames(field string, names []string, what string, vs *violations) {
 	for i, n := range names {
 		if n == "" {
-			vs.add(ReasonInvalidSelector, field+"["+strconv.Itoa(i)+"]", "%s must not be empty", what)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+"["+strconv.Itoa(i)+"]", "%s must not be empty", what)
 		}
 	}
 }
@@ -73,7 +73,7 @@ func validateValueMap(field string, m map[string]*cdcstreamv1.Value, properties 
 	for _, k := range keys {
 		f := field + "[" + strconv.Quote(k) + "]"
 		if k == "" {
-			vs.add(ReasonInvalidSelector, f, "key must not be empty")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f, "key must not be empty")
 			continue
 		}
 		validateValue(f, m[k], properties, 0, vs)
@@ -85,10 +85,10 @@ func validateValueMap(field string, m map[string]*cdcstreamv1.Value, properties 
 // range, points have a known CRS with matching dimension, and nesting is bounded.
 func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int, vs *violations) {
 	if depth > maxValueDepth {
-		vs.add(ReasonInvalidSelector, field, "values nest deeper than %d levels", maxValueDepth)
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "values nest deeper than %d levels", maxValueDepth)
 		return
 	}
-	bad := func(format string, args ...any) { vs.add(ReasonInvalidSelector, field, format, args...) }
+	bad := func(format string, args ...any) { vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, format, args...) }
 	switch k := v.GetKind().(type) {
 	case nil:
 		bad("value must have a kind")
@@ -134,23 +134,23 @@ func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int,
 		f := field + ".date_time_value"
 		dt := k.DateTimeValue
 		if ts := dt.GetInstant(); ts == nil {
-			vs.add(ReasonInvalidSelector, f+".instant", "instant must be set")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".instant", "instant must be set")
 		} else if ts.GetNanos() < 0 || ts.GetNanos() > 999_999_999 {
-			vs.add(ReasonInvalidSelector, f+".instant.nanos", "nanos %d outside 0..999999999", ts.GetNanos())
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".instant.nanos", "nanos %d outside 0..999999999", ts.GetNanos())
 		}
 		switch z := dt.GetZone().(type) {
 		case nil:
-			vs.add(ReasonInvalidSelector, f, "exactly one of offset_seconds or zone_id must be set")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f, "exactly one of offset_seconds or zone_id must be set")
 		case *cdcstreamv1.DateTime_OffsetSeconds:
 			validateOffset(f+".offset_seconds", z.OffsetSeconds, vs)
 		case *cdcstreamv1.DateTime_ZoneId:
 			if z.ZoneId == "" {
-				vs.add(ReasonInvalidSelector, f+".zone_id", "zone id must not be empty")
+				vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".zone_id", "zone id must not be empty")
 			}
 		}
 	case *cdcstreamv1.Value_DurationValue:
 		if n := k.DurationValue.GetNanos(); n < 0 || n > 999_999_999 {
-			vs.add(ReasonInvalidSelector, field+".duration_value.nanos", "nanos %d outside 0..999999999", n)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".duration_value.nanos", "nanos %d outside 0..999999999", n)
 		}
 	case *cdcstreamv1.Value_PointValue:
 		validatePoint(field+".point_value", k.PointValue, vs)
@@ -178,25 +178,25 @@ func validatePoint(field string, p *cdcstreamv1.Point, vs *violations) {
 	case sridWGS843D:
 		threeD, wgs = true, true
 	default:
-		vs.add(ReasonInvalidSelector, field+".srid", "unknown SRID %d (want 7203, 9157, 4326 or 4979)", p.GetSrid())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".srid", "unknown SRID %d (want 7203, 9157, 4326 or 4979)", p.GetSrid())
 		return
 	}
 	if p.Z != nil && !threeD {
-		vs.add(ReasonInvalidSelector, field+".z", "z is only allowed for 3D points (SRID 9157, 4979)")
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".z", "z is only allowed for 3D points (SRID 9157, 4979)")
 	}
 	if p.Z == nil && threeD {
-		vs.add(ReasonInvalidSelector, field+".z", "z is required for 3D points (SRID %d)", p.GetSrid())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".z", "z is required for 3D points (SRID %d)", p.GetSrid())
 	}
 	for _, c := range []struct {
 		name string
 		v    float64
 	}{{"x", p.GetX()}, {"y", p.GetY()}, {"z", p.GetZ()}} {
 		if math.IsNaN(c.v) || math.IsInf(c.v, 0) {
-			vs.add(ReasonInvalidSelector, field+"."+c.name, "coordinate must be finite")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+"."+c.name, "coordinate must be finite")
 		}
 	}
 	if wgs && (p.GetY() < -90 || p.GetY() > 90) {
-		vs.add(ReasonInvalidSelector, field+".y", "WGS-84 latitude %v outside -90..90", p.GetY())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".y", "WGS-84 latitude %v outside -90..90", p.GetY())
 	}
 }
 
@@ -208,18 +208,18 @@ const (
 
 func validateDate(field string, d *cdcstreamv1.Date, vs *violations) {
 	if d == nil {
-		vs.add(ReasonInvalidSelector, field, "date must be set")
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "date must be set")
 		return
 	}
 	if d.GetYear() < minYear || d.GetYear() > maxYear {
-		vs.add(ReasonInvalidSelector, field+".year", "year %d outside Neo4j's range", d.GetYear())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".year", "year %d outside Neo4j's range", d.GetYear())
 	}
 	if d.GetMonth() < 1 || d.GetMonth() > 12 {
-		vs.add(ReasonInvalidSelector, field+".month", "month %d outside 1..12", d.GetMonth())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".month", "month %d outside 1..12", d.GetMonth())
 		return
 	}
 	if max := daysIn(int64(d.GetYear()), d.GetMonth()); d.GetDay() < 1 || d.GetDay() > max {
-		vs.add(ReasonInvalidSelector, field+".day", "day %d outside 1..%d", d.GetDay(), max)
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".day", "day %d outside 1..%d", d.GetDay(), max)
 	}
 }
 
@@ -240,12 +240,12 @@ func daysIn(year int64, month int32) int32 {
 
 func validateLocalTime(field string, t *cdcstreamv1.LocalTime, vs *violations) {
 	if t == nil {
-		vs.add(ReasonInvalidSelector, field, "time must be set")
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "time must be set")
 		return
 	}
 	check := func(name string, v, max int32) {
 		if v < 0 || v > max {
-			vs.add(ReasonInvalidSelector, field+"."+name, "%s %d outside 0..%d", name, v, max)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+"."+name, "%s %d outside 0..%d", name, v, max)
 		}
 	}
 	check("hour", t.GetHour(), 23)
@@ -259,6 +259,6 @@ const maxOffsetSeconds = 18 * 3600
 
 func validateOffset(field string, s int32, vs *violations) {
 	if s < -maxOffsetSeconds || s > maxOffsetSeconds {
-		vs.add(ReasonInvalidSelector, field, "offset %ds outside -18h..+18h", s)
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "offset %ds outside -18h..+18h", s)
 	}
 }
