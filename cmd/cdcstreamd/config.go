@@ -107,6 +107,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	c.hardening.resolvePerToken(fs, c.maxSubscriptions)
 	switch {
 	case c.neo4jPasswordFile != "":
 		b, err := os.ReadFile(c.neo4jPasswordFile)

@@ -35,6 +35,9 @@ type hardeningConfig struct {
 	authTokensFile               string
 	metricsListen                string
 	maxSubscriptionsPerToken     int
+	// perTokenExplicit says --max-subscriptions-per-token (or its env var) was given; without
+	// it, tokens get defaultPerTokenLimit (resolvePerToken).
+	perTokenExplicit bool
 	maxStreamAge                 time.Duration
 	maxRecvMsgSize               int
 	neo4jUseLeader               bool
@@ -49,12 +52,32 @@ func addHardeningFlags(fs *flag.FlagSet, getenv func(string) string) *hardeningC
 	fs.StringVar(&h.tlsClientCA, "tls-client-ca", envOr(getenv, "CDCSTREAM_TLS_CLIENT_CA", ""), "PEM CA file: require client certificates signed by it (mutual TLS) (env CDCSTREAM_TLS_CLIENT_CA)")
 	fs.StringVar(&h.authTokensFile, "auth-tokens-file", envOr(getenv, "CDCSTREAM_AUTH_TOKENS_FILE", ""), `JSON file of bearer tokens [{"name","token","databases"}]; reloaded on SIGHUP (env CDCSTREAM_AUTH_TOKENS_FILE)`)
 	fs.StringVar(&h.metricsListen, "metrics-listen", envOr(getenv, "CDCSTREAM_METRICS_LISTEN", ""), "address serving Prometheus /metrics, e.g. 127.0.0.1:9095; empty = off (env CDCSTREAM_METRICS_LISTEN)")
-	fs.IntVar(&h.maxSubscriptionsPerToken, "max-subscriptions-per-token", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN", 0), "maximum concurrent subscriptions per token; 0 = no limit (env CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN)")
+	fs.IntVar(&h.maxSubscriptionsPerToken, "max-subscriptions-per-token", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN", 0), "maximum concurrent subscriptions per token; 0 = no limit; unset with --auth-tokens-file = max(1, --max-subscriptions/4) (env CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN)")
+	h.perTokenExplicit = getenv("CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN") != ""
 	fs.DurationVar(&h.maxStreamAge, "max-stream-age", envDuration(getenv, "CDCSTREAM_MAX_STREAM_AGE", 0),
 		fmt.Sprintf("rotate streams after this age (±10%%, at least %v) with a final checkpoint and UNAVAILABLE/STREAM_ROTATED; 0 = never (env CDCSTREAM_MAX_STREAM_AGE)", server.MinMaxStreamAge))
 	fs.IntVar(&h.maxRecvMsgSize, "max-recv-msg-size", envInt(getenv, "CDCSTREAM_MAX_RECV_MSG_SIZE", defaultMaxRecvMsgSize), "largest request message in bytes (env CDCSTREAM_MAX_RECV_MSG_SIZE)")
 	fs.BoolVar(&h.neo4jUseLeader, "neo4j-use-leader", envBool(getenv, "CDCSTREAM_NEO4J_USE_LEADER"), "run CDC queries on the cluster leader (freshest, loads the leader) instead of any reader (env CDCSTREAM_NEO4J_USE_LEADER)")
 	return h
+}
+
+// defaultPerTokenLimit is the per-token subscription limit when tokens are on and
+// --max-subscriptions-per-token is not given: a quarter of the server's slots (at least 1), so
+// that no single tenant can take every slot.
+func defaultPerTokenLimit(maxSubscriptions int) int { return max(1, maxSubscriptions/4) }
+
+// resolvePerToken applies defaultPerTokenLimit after fs was parsed: with --auth-tokens-file and
+// neither the flag nor CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN given. An explicit 0 stays 0 (no
+// per-token limit, the operator's choice).
+func (h *hardeningConfig) resolvePerToken(fs *flag.FlagSet, maxSubscriptions int) {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "max-subscriptions-per-token" {
+			h.perTokenExplicit = true
+		}
+	})
+	if !h.perTokenExplicit && h.authTokensFile != "" {
+		h.maxSubscriptionsPerToken = defaultPerTokenLimit(maxSubscriptions)
+	}
 }
 
 // streamAge is --max-stream-age (0 for a nil config).
