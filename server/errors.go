@@ -71,6 +71,12 @@ var (
 	errStreamRotated = errors.New("server: stream reached its maximum age")
 	// errServerFull is the server's own subscription limit (WithMaxSubscriptions).
 	errServerFull = fmt.Errorf("%w on this server", ErrTooManySubscriptions)
+	// errSendTimeout ends a stream whose Send stayed blocked for the send timeout
+	// (WithSendTimeout): the client does not read.
+	errSendTimeout = errors.New("server: client did not read for the send timeout")
+	// errCursorInFuture ends a stream whose polls were answered ErrFutureCursor for the
+	// future-cursor timeout (WithFutureCursorTimeout): not replica lag but a forged cursor.
+	errCursorInFuture = errors.New("server: cursor stayed ahead of Neo4j for the future-cursor timeout")
 )
 
 // Retry delays advised through google.rpc.RetryInfo.
@@ -101,6 +107,11 @@ var classes = []class{
 		msg: "server is shutting down; resume from the last cursor"},
 	{err: errStreamRotated, code: codes.Unavailable, reason: cdcstreamv1.ErrorReason_STREAM_ROTATED,
 		msg: "stream reached its maximum age; resume from the last cursor", retryAtOnce: true},
+	{err: errSendTimeout, code: codes.Unavailable, reason: cdcstreamv1.ErrorReason_SEND_TIMEOUT,
+		msg: "the client did not read for the server's send timeout; resume from the last cursor received"},
+	{err: errCursorInFuture, code: codes.OutOfRange, reason: cdcstreamv1.ErrorReason_CURSOR_IN_FUTURE,
+		msg:   "cursor in the future: Neo4j never reached the change identifier; it was not issued by this database",
+		field: "from_cursor.id", desc: "ahead of the database's transaction log for the future-cursor timeout"},
 	{err: ErrUnauthenticated, code: codes.Unauthenticated, reason: cdcstreamv1.ErrorReason_UNAUTHENTICATED},
 	{err: ErrPermissionDenied, code: codes.PermissionDenied, reason: cdcstreamv1.ErrorReason_PERMISSION_DENIED},
 	{err: ErrTooManySubscriptions, code: codes.ResourceExhausted, reason: cdcstreamv1.ErrorReason_TOO_MANY_SUBSCRIPTIONS,

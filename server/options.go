@@ -42,6 +42,17 @@ const (
 	MaxMaxSelectorBytes     = 16 << 20
 	// MinMaxStreamAge is the shortest maximum stream age (WithMaxStreamAge); 0 means off.
 	MinMaxStreamAge = time.Second
+	// DefaultSendTimeout is how long one Send may stay blocked (the client does not read)
+	// before the stream is ended; MinSendTimeout and MaxSendTimeout bound WithSendTimeout.
+	DefaultSendTimeout = time.Minute
+	MinSendTimeout     = 100 * time.Millisecond
+	MaxSendTimeout     = time.Hour
+	// DefaultFutureCursorTimeout is how long a stream's polls may be answered ErrFutureCursor
+	// in a row before the stream ends with CURSOR_IN_FUTURE; MinFutureCursorTimeout and
+	// MaxFutureCursorTimeout bound WithFutureCursorTimeout.
+	DefaultFutureCursorTimeout = time.Minute
+	MinFutureCursorTimeout     = 100 * time.Millisecond
+	MaxFutureCursorTimeout     = time.Hour
 )
 
 // AdmissionRequest is what an admission function decides on.
@@ -74,6 +85,8 @@ type options struct {
 	maxSelectors       int
 	maxSelectorBytes   int
 	maxStreamAge       time.Duration
+	sendTimeout        time.Duration
+	futureTimeout      time.Duration
 	admission          Admission
 	observers          observers
 	logger             *slog.Logger
@@ -89,6 +102,8 @@ func defaultOptions() options {
 		maxSubscriptions:   DefaultMaxSubscriptions,
 		maxSelectors:       DefaultMaxSelectors,
 		maxSelectorBytes:   DefaultMaxSelectorBytes,
+		sendTimeout:        DefaultSendTimeout,
+		futureTimeout:      DefaultFutureCursorTimeout,
 		logger:             slog.New(slog.DiscardHandler),
 		clock:              systemClock{},
 	}
@@ -148,6 +163,24 @@ func WithMaxSelectorBytes(n int) Option {
 // balancer. Default 0: streams never rotate; otherwise at least MinMaxStreamAge.
 func WithMaxStreamAge(d time.Duration) Option {
 	return func(o *options) { o.maxStreamAge = d }
+}
+
+// WithSendTimeout bounds how long one Send to a client may stay blocked: a client that does not
+// read (its HTTP/2 flow-control window stays full) is cut off after d with UNAVAILABLE, reason
+// SEND_TIMEOUT, and its stream, poller and buffered batches are freed. It also bounds how long
+// rotation waits for a blocked Send; shutdown waits at most a second for one. Default 1m;
+// allowed 100ms..1h.
+func WithSendTimeout(d time.Duration) Option {
+	return func(o *options) { o.sendTimeout = d }
+}
+
+// WithFutureCursorTimeout bounds how long a stream's polls may be answered "cursor in the
+// future" (Neo4j's FutureIdentifier) in a row: a lagging cluster member catches up within
+// seconds, a forged cursor (or one from a database restored from an older backup) never does.
+// After d the stream ends with OUT_OF_RANGE, reason CURSOR_IN_FUTURE. Until a poll succeeded,
+// no Checkpoint certifies a client's cursor. Default 1m; allowed 100ms..1h.
+func WithFutureCursorTimeout(d time.Duration) Option {
+	return func(o *options) { o.futureTimeout = d }
 }
 
 // WithAdmission sets the function every Subscribe and GetCursor consults after validating the
@@ -238,6 +271,12 @@ func (o *options) validate() error {
 	}
 	if o.maxStreamAge != 0 && o.maxStreamAge < MinMaxStreamAge {
 		errs = append(errs, fmt.Errorf("max stream age %v: must be 0 (off) or at least %v", o.maxStreamAge, MinMaxStreamAge))
+	}
+	if o.sendTimeout < MinSendTimeout || o.sendTimeout > MaxSendTimeout {
+		errs = append(errs, fmt.Errorf("send timeout %v outside %v..%v", o.sendTimeout, MinSendTimeout, MaxSendTimeout))
+	}
+	if o.futureTimeout < MinFutureCursorTimeout || o.futureTimeout > MaxFutureCursorTimeout {
+		errs = append(errs, fmt.Errorf("future-cursor timeout %v outside %v..%v", o.futureTimeout, MinFutureCursorTimeout, MaxFutureCursorTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("server: invalid options: %w", err)

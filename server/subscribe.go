@@ -46,7 +46,8 @@ func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 }
 
 // run resolves the start, then runs the poller and the sender until one of them ends the
-// subscription. No goroutine outlives it.
+// subscription. No goroutine outlives it, except a writer goroutine still blocked in a Send
+// that timed out: it returns as soon as the handler returned and grpc-go ended the stream.
 func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstreamv1.SubscribeResponse) error) error {
 	cursor, atHead, err := s.resolveStart(ctx, p)
 	if err != nil {
@@ -74,11 +75,15 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 		defer close(pollerDone)
 		pl.run(ctx, cursor, atHead)
 	}()
-	sd := &sender{send: send, clock: s.opts.clock, obs: s.obs, database: p.database,
+	// Every Send runs under the send timeout's watchdog (sendwatch.go).
+	w := newWriter(send, s.opts.clock, s.opts.sendTimeout, s.shutdown)
+	sd := &sender{send: func(m *cdcstreamv1.SubscribeResponse) error { return w.write(ctx, m) },
+		clock: s.opts.clock, obs: s.obs, database: p.database,
 		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge}
 	err = sd.run(ctx, results, cursor, p.start != startCursor)
 	cancel(errSubscriptionEnded)
 	<-pollerDone
+	w.close()
 	return err
 }
 

@@ -137,6 +137,8 @@ func (c *config) validate() error {
 		{"--max-subscriptions", c.maxSubscriptions, server.WithMaxSubscriptions(c.maxSubscriptions)},
 		{"--max-selector-bytes", c.maxSelectorBytes, server.WithMaxSelectorBytes(c.maxSelectorBytes)},
 		{"--max-stream-age", c.hardening.streamAge(), server.WithMaxStreamAge(c.hardening.streamAge())},
+		{"--send-timeout", c.hardening.sendTimeout, server.WithSendTimeout(c.hardening.sendTimeout)},
+		{"--future-cursor-timeout", c.hardening.futureCursorTimeout, server.WithFutureCursorTimeout(c.hardening.futureCursorTimeout)},
 	} {
 		if err := server.CheckOptions(f.opt); err != nil {
 			errs = append(errs, fmt.Errorf("%s %v: %w", f.flag, f.value, err))

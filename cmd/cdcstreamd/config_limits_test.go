@@ -2,7 +2,11 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/cdcstream/cdcstream/server"
 )
 
 // TestPerTokenLimitDefault: with tokens on, one tenant cannot take every global slot unless the
@@ -34,6 +38,30 @@ func TestPerTokenLimitDefault(t *testing.T) {
 		}
 		if got := cfg.hardening.maxSubscriptionsPerToken; got != c.want {
 			t.Errorf("%s: per-token limit %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// TestTimeoutFlags: --send-timeout and --future-cursor-timeout default to the server's
+// defaults, come from flags or the environment, and are range-checked by the server.
+func TestTimeoutFlags(t *testing.T) {
+	c, err := parseConfig(nil, env("NEO4J_PASSWORD", "pw"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.hardening.sendTimeout != server.DefaultSendTimeout || c.hardening.futureCursorTimeout != server.DefaultFutureCursorTimeout {
+		t.Fatalf("defaults %v %v", c.hardening.sendTimeout, c.hardening.futureCursorTimeout)
+	}
+	c, err = parseConfig([]string{"--send-timeout", "5s"}, env("NEO4J_PASSWORD", "pw", "CDCSTREAM_FUTURE_CURSOR_TIMEOUT", "2m"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.hardening.sendTimeout != 5*time.Second || c.hardening.futureCursorTimeout != 2*time.Minute {
+		t.Fatalf("parsed %v %v", c.hardening.sendTimeout, c.hardening.futureCursorTimeout)
+	}
+	for _, args := range [][]string{{"--send-timeout", "1ms"}, {"--send-timeout", "2h"}, {"--future-cursor-timeout", "0s"}} {
+		if _, err := parseConfig(args, env("NEO4J_PASSWORD", "pw"), io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
 		}
 	}
 }

@@ -39,6 +39,8 @@ type hardeningConfig struct {
 	// it, tokens get defaultPerTokenLimit (resolvePerToken).
 	perTokenExplicit bool
 	maxStreamAge                 time.Duration
+	sendTimeout                  time.Duration
+	futureCursorTimeout          time.Duration
 	maxRecvMsgSize               int
 	neo4jUseLeader               bool
 }
@@ -56,6 +58,10 @@ func addHardeningFlags(fs *flag.FlagSet, getenv func(string) string) *hardeningC
 	h.perTokenExplicit = getenv("CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN") != ""
 	fs.DurationVar(&h.maxStreamAge, "max-stream-age", envDuration(getenv, "CDCSTREAM_MAX_STREAM_AGE", 0),
 		fmt.Sprintf("rotate streams after this age (±10%%, at least %v) with a final checkpoint and UNAVAILABLE/STREAM_ROTATED; 0 = never (env CDCSTREAM_MAX_STREAM_AGE)", server.MinMaxStreamAge))
+	fs.DurationVar(&h.sendTimeout, "send-timeout", envDuration(getenv, "CDCSTREAM_SEND_TIMEOUT", server.DefaultSendTimeout),
+		fmt.Sprintf("end a stream whose client does not read for this long (UNAVAILABLE/SEND_TIMEOUT), %v..%v (env CDCSTREAM_SEND_TIMEOUT)", server.MinSendTimeout, server.MaxSendTimeout))
+	fs.DurationVar(&h.futureCursorTimeout, "future-cursor-timeout", envDuration(getenv, "CDCSTREAM_FUTURE_CURSOR_TIMEOUT", server.DefaultFutureCursorTimeout),
+		fmt.Sprintf("end a stream whose cursor Neo4j keeps answering as in the future for this long (OUT_OF_RANGE/CURSOR_IN_FUTURE), %v..%v (env CDCSTREAM_FUTURE_CURSOR_TIMEOUT)", server.MinFutureCursorTimeout, server.MaxFutureCursorTimeout))
 	fs.IntVar(&h.maxRecvMsgSize, "max-recv-msg-size", envInt(getenv, "CDCSTREAM_MAX_RECV_MSG_SIZE", defaultMaxRecvMsgSize), "largest request message in bytes (env CDCSTREAM_MAX_RECV_MSG_SIZE)")
 	fs.BoolVar(&h.neo4jUseLeader, "neo4j-use-leader", envBool(getenv, "CDCSTREAM_NEO4J_USE_LEADER"), "run CDC queries on the cluster leader (freshest, loads the leader) instead of any reader (env CDCSTREAM_NEO4J_USE_LEADER)")
 	return h
@@ -127,7 +133,8 @@ type hardening struct {
 // when the service listens beyond loopback without TLS or without tokens.
 func startHardening(ctx context.Context, h *hardeningConfig, listen string, logger *slog.Logger) (*hardening, error) {
 	if h == nil {
-		h = &hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize}
+		h = &hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize, sendTimeout: server.DefaultSendTimeout,
+			futureCursorTimeout: server.DefaultFutureCursorTimeout}
 	}
 	hd := &hardening{cfg: h, logger: logger}
 	var err error
@@ -152,6 +159,8 @@ func (hd *hardening) serviceOptions() []server.Option {
 		server.WithAdmission(hd.admission()),
 		server.WithObserver(hd.metrics.Observer()),
 		server.WithMaxStreamAge(hd.cfg.maxStreamAge),
+		server.WithSendTimeout(hd.cfg.sendTimeout),
+		server.WithFutureCursorTimeout(hd.cfg.futureCursorTimeout),
 	}
 }
 

@@ -82,6 +82,15 @@ const (
 	// (replica lag, Neo4j's FutureIdentifier), and the server retries the poll with backoff. It
 	// appears as the reason label of the cdcstream_source_errors_total metric.
 	ErrorReason_FUTURE_CURSOR ErrorReason = 15
+	// UNAVAILABLE: the client did not read for the server's send timeout (its flow-control
+	// window stayed full), so the server ended the stream to free it. Resume from the last
+	// cursor received, with backoff, and read faster (or ask the operator for a longer timeout).
+	ErrorReason_SEND_TIMEOUT ErrorReason = 16
+	// OUT_OF_RANGE: the cursor stayed ahead of every answer of Neo4j (FutureIdentifier) for the
+	// server's future-cursor timeout: not replica lag, which ends within seconds, but a cursor
+	// that was never issued by this database (forged, or from a database restored from an
+	// older backup). No Checkpoint ever certified it. Stop; restart from GetCursor per policy.
+	ErrorReason_CURSOR_IN_FUTURE ErrorReason = 17
 )
 
 // Enum value maps for ErrorReason.
@@ -103,6 +112,8 @@ var (
 		13: "PERMISSION_DENIED",
 		14: "INTERNAL",
 		15: "FUTURE_CURSOR",
+		16: "SEND_TIMEOUT",
+		17: "CURSOR_IN_FUTURE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -121,6 +132,8 @@ var (
 		"PERMISSION_DENIED":        13,
 		"INTERNAL":                 14,
 		"FUTURE_CURSOR":            15,
+		"SEND_TIMEOUT":             16,
+		"CURSOR_IN_FUTURE":         17,
 	}
 )
 
@@ -155,7 +168,7 @@ var File_cdcstream_v1_errors_proto protoreflect.FileDescriptor
 
 const file_cdcstream_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x19cdcstream/v1/errors.proto\x12\fcdcstream.v1*\xe6\x02\n" +
+	"\x19cdcstream/v1/errors.proto\x12\fcdcstream.v1*\x8e\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\x01\x12\x14\n" +
@@ -174,7 +187,9 @@ const file_cdcstream_v1_errors_proto_rawDesc = "" +
 	"\x0fUNAUTHENTICATED\x10\f\x12\x15\n" +
 	"\x11PERMISSION_DENIED\x10\r\x12\f\n" +
 	"\bINTERNAL\x10\x0e\x12\x11\n" +
-	"\rFUTURE_CURSOR\x10\x0fB=Z;github.com/cdcstream/cdcstream/gen/cdcstream/v1;cdcstreamv1b\x06proto3"
+	"\rFUTURE_CURSOR\x10\x0f\x12\x10\n" +
+	"\fSEND_TIMEOUT\x10\x10\x12\x14\n" +
+	"\x10CURSOR_IN_FUTURE\x10\x11B=Z;github.com/cdcstream/cdcstream/gen/cdcstream/v1;cdcstreamv1b\x06proto3"
 
 var (
 	file_cdcstream_v1_errors_proto_rawDescOnce sync.Once

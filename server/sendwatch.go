@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+)
+
+// shutdownSendGrace is how long a Send already in progress when the server shuts down may
+// still take before the stream ends without its final Checkpoint.
+const shutdownSendGrace = time.Second
+
+// writer runs a stream's Sends under a watchdog (WithSendTimeout). grpc-go's Send blocks while
+// the client's flow-control window is full and returns only when the stream ends, and the
+// stream ends only when the handler returns; so each Send runs on the writer's goroutine, and
+// the sender waits for it, for the timeout, for the stream's end or for shutdown. When the
+// sender stops waiting, the handler returns, grpc-go cancels the stream, and the blocked Send
+// returns and the goroutine ends; until then it holds only the message being sent.
+type writer struct {
+	send     func(*cdcstreamv1.SubscribeResponse) error
+	clock    Clock
+	timeout  time.Duration
+	shutdown <-chan struct{}
+	// in carries the message to send to the goroutine; capacity 1, and at most one message is
+	// in flight. close ends the goroutine.
+	in chan *cdcstreamv1.SubscribeResponse
+	// out carries each Send's result back; capacity 1, so that a Send finishing after the
+	// sender gave up never blocks the goroutine.
+	out chan error
+	// done is closed when the goroutine returned.
+	done chan struct{}
+	// stuck is set when the sender stopped waiting for a Send; only the sender touches it.
+	stuck bool
+}
+
+// newWriter starts the writer's goroutine; close must be called once the sender returned.
+func newWriter(send func(*cdcstreamv1.SubscribeResponse) error, clock Clock, timeout time.Duration, shutdown <-chan struct{}) *writer {
+	w := &writer{send: send, clock: clock, timeout: timeout, shutdown: shutdown,
+		in: make(chan *cdcstreamv1.SubscribeResponse, 1), out: make(chan error, 1), done: make(chan struct{})}
+	// The writer goroutine: the only caller of send; it ends when in is closed and the Send
+	// in flight (if any) returned.
+	go func() {
+		defer close(w.done)
+		for msg := range w.in {
+			w.out <- w.send(msg)
+		}
+	}()
+	return w
+}
+
+// write sends msg through the goroutine and waits for the result. It returns errSendTimeout
+// when the Send stays blocked for the timeout, the cause when ctx ends, and errShuttingDown
+// when the server shuts down and the Send does not finish within shutdownSendGrace. After an
+// error other than the Send's own, the writer must not be used again.
+func (w *writer) write(ctx context.Context, msg *cdcstreamv1.SubscribeResponse) error {
+	if w.stuck {
+		return errSendTimeout
+	}
+	w.in <- msg
+	timeout := w.clock.NewTimer(w.timeout)
+	defer timeout.Stop()
+	shutdown := w.shutdown
+	// grace fires shutdownSendGrace after shutdown began during this Send; nil before.
+	var grace <-chan time.Time
+	for {
+		select {
+		case err := <-w.out:
+			return err
+		case <-timeout.C():
+			w.stuck = true
+			return fmt.Errorf("%w (%v)", errSendTimeout, w.timeout)
+		case <-ctx.Done():
+			w.stuck = true
+			return context.Cause(ctx)
+		case <-shutdown:
+			shutdown = nil
+			t := w.clock.NewTimer(shutdownSendGrace)
+			defer t.Stop()
+			grace = t.C()
+		case <-grace:
+			w.stuck = true
+			return errShuttingDown
+		}
+	}
+}
+
+// close ends the goroutine. It waits for it unless a Send is still blocked: that Send returns
+// once the handler has returned and grpc-go ended the stream.
+func (w *writer) close() {
+	close(w.in)
+	if !w.stuck {
+		<-w.done
+	}
+}
