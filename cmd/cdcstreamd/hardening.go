@@ -37,12 +37,12 @@ type hardeningConfig struct {
 	maxSubscriptionsPerToken     int
 	// perTokenExplicit says --max-subscriptions-per-token (or its env var) was given; without
 	// it, tokens get defaultPerTokenLimit (resolvePerToken).
-	perTokenExplicit bool
-	maxStreamAge                 time.Duration
-	sendTimeout                  time.Duration
-	futureCursorTimeout          time.Duration
-	maxRecvMsgSize               int
-	neo4jUseLeader               bool
+	perTokenExplicit    bool
+	maxStreamAge        time.Duration
+	sendTimeout         time.Duration
+	futureCursorTimeout time.Duration
+	maxRecvMsgSize      int
+	neo4jUseLeader      bool
 }
 
 // addHardeningFlags defines the hardening flags on fs, with CDCSTREAM_* environment variables
