@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -40,6 +41,12 @@ type poller struct {
 	limit     int
 	interval  time.Duration
 	head      *headProber
+	// futureTimeout bounds a run of ErrFutureCursor answers (WithFutureCursorTimeout).
+	futureTimeout time.Duration
+	// unverified says the start cursor is the client's and no poll has accepted it yet: the
+	// first successful poll is handed over even when it moved nothing, so that the sender
+	// knows the cursor is real before it certifies it in a Checkpoint.
+	unverified bool
 	// out carries batches to the sender; capacity 1. The poller does not poll again until
 	// the sender took the previous batch, so a slow client pauses polling. The poller sends
 	// its final error on it too, and is the only writer; it never closes it.
@@ -86,7 +93,8 @@ func (p *poller) loop(ctx context.Context, cursor string, atHead bool) error {
 		} else if b.Current != "" && b.Current != cursor {
 			cursor, moved = b.Current, true
 		}
-		if moved {
+		if moved || p.unverified {
+			p.unverified = false
 			if err := p.handoff(ctx, pollResult{changes: b.Changes, position: cursor}); err != nil {
 				return err
 			}
@@ -97,15 +105,23 @@ func (p *poller) loop(ctx context.Context, cursor string, atHead bool) error {
 }
 
 // poll runs one poll, retrying with backoff while the answering member lags behind the
-// cursor (ErrFutureCursor).
+// cursor (ErrFutureCursor), for at most the future-cursor timeout: a follower catches up
+// within seconds, a cursor never issued by the database never does (errCursorInFuture).
 func (p *poller) poll(ctx context.Context, cursor string) (Batch, error) {
 	backoff := p.interval
+	// since is when the current run of ErrFutureCursor answers began (zero: none yet).
+	var since time.Time
 	for {
 		start := p.clock.Now()
 		b, err := p.src.Poll(ctx, PollRequest{Database: p.database, From: cursor, Selectors: p.selectors, Limit: p.limit})
 		p.obs.Polled(p.database, len(b.Changes), p.clock.Now().Sub(start), err)
 		if err == nil || !errors.Is(err, ErrFutureCursor) || ctx.Err() != nil {
 			return b, err
+		}
+		if since.IsZero() {
+			since = start
+		} else if p.clock.Now().Sub(since) >= p.futureTimeout {
+			return Batch{}, fmt.Errorf("%w (%v): %v", errCursorInFuture, p.futureTimeout, err)
 		}
 		level := slog.LevelDebug
 		if backoff >= maxFutureBackoff {

@@ -34,8 +34,11 @@ func jittered(d time.Duration) time.Duration {
 // run sends until ctx ends, the poller reports an error, a send fails or the server shuts
 // down; it always returns a non-nil error. newest is the start cursor id; initial says to
 // send a checkpoint with it at once (the start came from a named position, which the client
-// does not know yet).
+// does not know yet). A client's cursor is unverified until the poller's first result (a
+// successful poll): until then no Checkpoint certifies it, so a forged cursor never comes
+// back signed by the server.
 func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, initial bool) error {
+	verified := initial
 	if initial {
 		if err := s.checkpoint(newest); err != nil {
 			return err
@@ -59,13 +62,14 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case <-s.shutdown:
-			return s.final(newest, errShuttingDown)
+			return s.final(newest, verified, errShuttingDown)
 		case <-rotate:
-			return s.final(newest, errStreamRotated)
+			return s.final(newest, verified, errStreamRotated)
 		case r := <-in:
 			if r.err != nil {
 				return r.err
 			}
+			verified = true
 			for _, ev := range r.changes {
 				msg := &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ev}}
 				if err := s.send(msg); err != nil {
@@ -83,8 +87,10 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 			}
 			s.obs.BatchSent(s.database)
 		case <-timer.C():
-			if err := s.checkpoint(newest); err != nil {
-				return err
+			if verified {
+				if err := s.checkpoint(newest); err != nil {
+					return err
+				}
 			}
 			rearm()
 		}
@@ -92,8 +98,12 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 }
 
 // final ends the stream on the server's initiative (shutdown, rotation): a last Checkpoint
-// at the newest cursor, so the client resumes exactly there, then end.
-func (s *sender) final(newest string, end error) error {
+// at the newest cursor, so the client resumes exactly there, then end. An unverified cursor
+// gets none: the client still holds it and resumes from it.
+func (s *sender) final(newest string, verified bool, end error) error {
+	if !verified {
+		return end
+	}
 	if err := s.checkpoint(newest); err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 	results := make(chan pollResult, 1)
 	pl := &poller{src: s.src, clock: s.opts.clock, obs: s.obs, log: s.log, database: p.database,
 		selectors: p.selectors, limit: s.opts.batchLimit, interval: s.opts.pollInterval,
-		head: head, out: results}
+		head: head, futureTimeout: s.opts.futureTimeout, unverified: p.start == startCursor, out: results}
 	// pollerDone is closed when the poller goroutine has returned.
 	pollerDone := make(chan struct{})
 	// The poller goroutine: the only caller of Source for this stream; it ends when ctx is
