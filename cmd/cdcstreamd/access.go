@@ -48,5 +48,6 @@ func (hd *hardening) reloadTokens() {
 		return
 	}
 	t := hd.tokens.Tokens()
-	hd.logger.Info("SIGHUP: auth tokens reloaded", "file", hd.cfg.authTokensFile, "tokens", t.Len(), "names", t.Names())
+	hd.logger.Info("SIGHUP: auth tokens reloaded", "file", hd.cfg.authTokensFile, "tokens", t.Len(), "names", t.Names(),
+		"streams_revoked_total", hd.tokens.RevokedStreams())
 }

@@ -36,6 +36,9 @@ func (a *admission) admit(ctx context.Context, req server.AdmissionRequest) (fun
 	if !ok {
 		return nil, fmt.Errorf("%w: the call is not authenticated", server.ErrUnauthenticated)
 	}
+	if o, ok := ctx.Value(openStreamKey{}).(*openStream); ok {
+		o.setDatabase(req.Database) // so that Reload can end the stream when the grant goes
+	}
 	if !p.entry.allows(req.Database) {
 		refuse(ctx, a.opts.logger, req.Method, p.name, "database not granted")
 		return nil, fmt.Errorf("%w: token %s may not read database %s", server.ErrPermissionDenied, p.name, req.Database)

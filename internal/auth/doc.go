@@ -28,6 +28,11 @@
 // metrics; the authenticated token's name is put in the call's context (NameFromContext).
 //
 // Store.Reload re-reads the file (cdcstreamd does it on SIGHUP): new calls see the new tokens
-// at once; streams already open keep running with the grants they started with. A file that
-// fails to load leaves the previous tokens in force.
+// at once, and open streams the new tokens no longer admit end at once: the stream
+// interceptor gives each stream a context it registers under its token (name and secret's
+// hash), Admission records the database the service admitted it for, and Reload cancels, with
+// a cause the service turns into the status, the streams whose token is gone or has a new
+// secret (UNAUTHENTICATED) and those whose database the token no longer grants
+// (PERMISSION_DENIED). No request message is read for this. A file that fails to load leaves
+// the previous tokens in force and every stream open.
 package auth

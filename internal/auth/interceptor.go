@@ -75,8 +75,8 @@ func NewInterceptors(store *Store, opts ...Option) *Interceptors {
 // principalKey is the context key of the authenticated token's principal.
 type principalKey struct{}
 
-// principal is an authenticated token as it was when the call started: its grants stay
-// those of the call's start, whatever a later reload changes.
+// principal is an authenticated token as it was when the call started. A later Reload that
+// no longer admits a stream ends it (revoke.go).
 type principal struct {
 	name  string
 	entry *entry
@@ -167,7 +167,16 @@ func (a *Interceptors) StreamInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		return handler(srv, &authenticatedStream{ServerStream: ss, ctx: ctx})
+		// The stream's context ends when Reload revokes its token (revoke.go).
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		regCtx, deregister, err := a.store.register(ctx, ctx.Value(principalKey{}).(principal), cancel)
+		if err != nil {
+			refuse(ctx, a.opts.logger, info.FullMethod, "", "token revoked")
+			return server.Status(err).Err()
+		}
+		defer deregister()
+		return handler(srv, &authenticatedStream{ServerStream: ss, ctx: regCtx})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -182,6 +183,12 @@ type Store struct {
 	path string
 	// tokens is the set in force; Reload swaps it whole, so a call sees one consistent set.
 	tokens atomic.Pointer[Tokens]
+	// streamsMu guards streams and orders a Reload's swap with streams registering.
+	streamsMu sync.Mutex
+	// streams are the open streams authenticated by a token (revoke.go).
+	streams map[*openStream]struct{}
+	// revoked counts the streams Reload ended.
+	revoked atomic.Uint64
 }
 
 // Load reads the tokens file at path.
@@ -200,8 +207,10 @@ func NewStore(t *Tokens) *Store {
 	return s
 }
 
-// Reload re-reads the file. On error the tokens in force stay in force. Open streams are not
-// affected either way: authorisation happens at stream start.
+// Reload re-reads the file. On error the tokens in force stay in force. On success the open
+// streams the new tokens no longer admit end at once: a token removed, or whose secret
+// changed, ends its streams with UNAUTHENTICATED; a token that no longer grants a stream's
+// database ends that stream with PERMISSION_DENIED (RevokedStreams counts them).
 func (s *Store) Reload() error {
 	if s.path == "" {
 		return nil
@@ -210,9 +219,12 @@ func (s *Store) Reload() error {
 	if err != nil {
 		return err
 	}
-	s.tokens.Store(t)
+	s.revoked.Add(uint64(s.install(t)))
 	return nil
 }
+
+// RevokedStreams is the number of open streams Reload has ended since Load.
+func (s *Store) RevokedStreams() uint64 { return s.revoked.Load() }
 
 // Tokens returns the set in force.
 func (s *Store) Tokens() *Tokens { return s.tokens.Load() }
