@@ -49,9 +49,15 @@
 // Idle streams cost O(1) Neo4j queries per database: one head prober per database calls
 // Source.Current once per poll interval for all its streams, and a stream whose last poll saw
 // the current head polls again only when the prober sees the head move. A poll answered with
-// ErrFutureCursor (a lagging cluster member) is retried with backoff, not reported.
+// ErrFutureCursor (a lagging cluster member) is retried with backoff, for at most
+// WithFutureCursorTimeout (then OUT_OF_RANGE, CURSOR_IN_FUTURE: a forged cursor); a client's
+// cursor gets no Checkpoint before a poll accepted it. Every Send runs under a watchdog
+// (WithSendTimeout): a client that stops reading is cut off with UNAVAILABLE, SEND_TIMEOUT.
 //
 // # Errors
+//
+// The end of every RPC is logged through a LogSampler (WithLogSampleRate lines per reason and
+// second), and refusals before any Neo4j work are counted by Observer.Refused.
 //
 // Every error becomes a status in one place, Status (errors.go), with google.rpc.ErrorInfo
 // (domain ErrorDomain) whose reason is a cdcstreamv1.ErrorReason name, plus RetryInfo and

@@ -40,6 +40,11 @@ type Observer interface {
 	// HandoffWaiting: +1 when a poller starts waiting for its sender to take a batch (the
 	// client is slower than Neo4j), -1 when it stops waiting.
 	HandoffWaiting(database string, delta int)
+	// Refused: a call was refused before any Neo4j work (rpc "Subscribe" or "GetCursor": an
+	// invalid request, an admission refusal, no slot, shutdown), with its ErrorInfo reason.
+	// Authenticating interceptors report their refusals here too (internal/auth). No database
+	// label: a refused request's database is not known to exist.
+	Refused(rpc string, reason cdcstreamv1.ErrorReason)
 }
 
 // NopObserver ignores every event; embed it in an Observer that handles only some.
@@ -71,6 +76,9 @@ func (NopObserver) Idle(string, int) {}
 
 // HandoffWaiting implements Observer.
 func (NopObserver) HandoffWaiting(string, int) {}
+
+// Refused implements Observer.
+func (NopObserver) Refused(string, cdcstreamv1.ErrorReason) {}
 
 // observers fans every event out to several Observers, in order.
 type observers []Observer
@@ -129,6 +137,12 @@ func (os observers) HandoffWaiting(db string, delta int) {
 	}
 }
 
+func (os observers) Refused(rpc string, reason cdcstreamv1.ErrorReason) {
+	for _, o := range os {
+		o.Refused(rpc, reason)
+	}
+}
+
 // Stats is a snapshot of the Server's counters since New.
 type Stats struct {
 	// ActiveSubscriptions is the number of open Subscribe streams.
@@ -150,6 +164,8 @@ type Stats struct {
 	PollersWaiting int64
 	// Rotations is the number of streams ended by WithMaxStreamAge.
 	Rotations uint64
+	// Refusals is the number of calls refused before any Neo4j work (Observer.Refused).
+	Refusals uint64
 }
 
 // counters is the built-in Observer behind Stats.
@@ -157,8 +173,10 @@ type counters struct {
 	active, waiting, idlers      atomic.Int64
 	polls, pollErrors, probes    atomic.Uint64
 	changesSent, checkpointsSent atomic.Uint64
-	batches, rotations           atomic.Uint64
+	batches, rotations, refusals atomic.Uint64
 }
+
+func (c *counters) Refused(string, cdcstreamv1.ErrorReason) { c.refusals.Add(1) }
 
 func (c *counters) StreamStarted(string) { c.active.Add(1) }
 
@@ -200,5 +218,6 @@ func (c *counters) snapshot() Stats {
 		PollersIdle:         c.idlers.Load(),
 		PollersWaiting:      c.waiting.Load(),
 		Rotations:           c.rotations.Load(),
+		Refusals:            c.refusals.Load(),
 	}
 }

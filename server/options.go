@@ -87,6 +87,7 @@ type options struct {
 	maxStreamAge       time.Duration
 	sendTimeout        time.Duration
 	futureTimeout      time.Duration
+	logSampleRate      int
 	admission          Admission
 	observers          observers
 	logger             *slog.Logger
@@ -104,6 +105,7 @@ func defaultOptions() options {
 		maxSelectorBytes:   DefaultMaxSelectorBytes,
 		sendTimeout:        DefaultSendTimeout,
 		futureTimeout:      DefaultFutureCursorTimeout,
+		logSampleRate:      DefaultLogSampleRate,
 		logger:             slog.New(slog.DiscardHandler),
 		clock:              systemClock{},
 	}
@@ -183,6 +185,14 @@ func WithFutureCursorTimeout(d time.Duration) Option {
 	return func(o *options) { o.futureTimeout = d }
 }
 
+// WithLogSampleRate bounds the log lines of ended and refused RPCs: at most n per ErrorInfo
+// reason and second are logged, the rest of each second is counted and reported as one
+// "log lines suppressed" line (LogSampler). Refusals are counted exactly by Observer.Refused.
+// Default 10; allowed 1..100000.
+func WithLogSampleRate(n int) Option {
+	return func(o *options) { o.logSampleRate = n }
+}
+
 // WithAdmission sets the function every Subscribe and GetCursor consults after validating the
 // request and before any Neo4j call or subscription slot (see Admission). Default: every call
 // is admitted. A nil function means the default.
@@ -213,7 +223,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithClock replaces the wall clock, for tests. It drives poll waits, head probes, checkpoint
-// timers, retry backoff and Checkpoint.server_time. Default: the system clock. A nil clock
+// timers, retry backoff, the future-cursor timeout, log sampling and Checkpoint.server_time
+// (not the send timeout, which measures wall time blocked in the transport). Default: the system clock. A nil clock
 // means the default.
 func WithClock(c Clock) Option {
 	return func(o *options) {
@@ -277,6 +288,9 @@ func (o *options) validate() error {
 	}
 	if o.futureTimeout < MinFutureCursorTimeout || o.futureTimeout > MaxFutureCursorTimeout {
 		errs = append(errs, fmt.Errorf("future-cursor timeout %v outside %v..%v", o.futureTimeout, MinFutureCursorTimeout, MaxFutureCursorTimeout))
+	}
+	if o.logSampleRate < MinLogSampleRate || o.logSampleRate > MaxLogSampleRate {
+		errs = append(errs, fmt.Errorf("log sample rate %d outside %d..%d", o.logSampleRate, MinLogSampleRate, MaxLogSampleRate))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("server: invalid options: %w", err)

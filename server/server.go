@@ -19,9 +19,11 @@ type Server struct {
 	// service fails to compile here until it is implemented, so the assertion below can fail.
 	cdcstreamv1.UnsafeChangeStreamServiceServer
 
-	src   Source
-	opts  options
-	log   *slog.Logger
+	src  Source
+	opts options
+	log  *slog.Logger
+	// logs samples the log lines of ended RPCs (finish), per reason.
+	logs  *LogSampler
 	heads *heads
 	stats *counters
 	obs   Observer
@@ -59,6 +61,7 @@ func New(src Source, opts ...Option) (*Server, error) {
 		src:      src,
 		opts:     o,
 		log:      o.logger,
+		logs:     NewLogSampler(o.logger, o.logSampleRate, o.clock),
 		stats:    stats,
 		obs:      append(observers{stats}, o.observers...),
 		shutdown: make(chan struct{}),
@@ -111,6 +114,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	select {
 	case <-s.drained:
+		s.logs.Flush(ctx)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("server: shutdown: %w", ctx.Err())
@@ -145,11 +149,11 @@ func (s *Server) releaseSlot() {
 func (s *Server) GetCursor(ctx context.Context, req *cdcstreamv1.GetCursorRequest) (*cdcstreamv1.GetCursorResponse, error) {
 	database, earliest, err := validateGetCursor(req, &s.opts)
 	if err != nil {
-		return nil, s.finish(ctx, "GetCursor", "", err).Err()
+		return nil, s.refuse(ctx, "GetCursor", "", err).Err()
 	}
 	release, err := s.admit(ctx, cdcstreamv1.ChangeStreamService_GetCursor_FullMethodName, database)
 	if err != nil {
-		return nil, s.finish(ctx, "GetCursor", database, err).Err()
+		return nil, s.refuse(ctx, "GetCursor", database, err).Err()
 	}
 	defer release()
 	id, err := s.position(ctx, database, earliest)

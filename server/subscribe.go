@@ -28,15 +28,15 @@ func (s *Server) Subscribe(req *cdcstreamv1.SubscribeRequest, stream grpc.Server
 func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeRequest, send func(*cdcstreamv1.SubscribeResponse) error) error {
 	p, err := validateSubscribe(req, &s.opts)
 	if err != nil {
-		return s.finish(ctx, "Subscribe", "", err).Err()
+		return s.refuse(ctx, "Subscribe", "", err).Err()
 	}
 	release, err := s.admit(ctx, cdcstreamv1.ChangeStreamService_Subscribe_FullMethodName, p.database)
 	if err != nil {
-		return s.finish(ctx, "Subscribe", p.database, err).Err()
+		return s.refuse(ctx, "Subscribe", p.database, err).Err()
 	}
 	defer release()
 	if err := s.acquireSlot(); err != nil {
-		return s.finish(ctx, "Subscribe", p.database, err).Err()
+		return s.refuse(ctx, "Subscribe", p.database, err).Err()
 	}
 	defer s.releaseSlot()
 	s.obs.StreamStarted(p.database)
@@ -75,8 +75,10 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 		defer close(pollerDone)
 		pl.run(ctx, cursor, atHead)
 	}()
-	// Every Send runs under the send timeout's watchdog (sendwatch.go).
-	w := newWriter(send, s.opts.clock, s.opts.sendTimeout, s.shutdown)
+	// Every Send runs under the send timeout's watchdog (sendwatch.go). It measures wall time
+	// blocked in the transport, so it runs on the system clock even when WithClock drives the
+	// server's other timers (tests), and never counts among them.
+	w := newWriter(send, systemClock{}, s.opts.sendTimeout, s.shutdown)
 	sd := &sender{send: func(m *cdcstreamv1.SubscribeResponse) error { return w.write(ctx, m) },
 		clock: s.opts.clock, obs: s.obs, database: p.database,
 		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge}
@@ -139,8 +141,16 @@ func (s *Server) finish(ctx context.Context, rpc, database string, err error) *s
 		codes.NotFound, codes.FailedPrecondition:
 		level = slog.LevelDebug
 	}
-	s.log.Log(context.WithoutCancel(ctx), level, msg, "rpc", rpc, "database", database,
+	s.logs.Log(context.WithoutCancel(ctx), level, reason.String(), msg, "rpc", rpc, "database", database,
 		"code", st.Code().String(), "reason", reason.String(), "error", err)
+	return st
+}
+
+// refuse is finish for a call refused before any Neo4j work (validation, admission, slots):
+// it also counts the refusal (Observer.Refused).
+func (s *Server) refuse(ctx context.Context, rpc, database string, err error) *status.Status {
+	st := s.finish(ctx, rpc, database, err)
+	s.obs.Refused(rpc, statusReason(st))
 	return st
 }
 

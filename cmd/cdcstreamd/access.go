@@ -25,7 +25,8 @@ func (hd *hardening) interceptors() *auth.Interceptors {
 	if hd.tokens == nil {
 		return nil
 	}
-	return auth.NewInterceptors(hd.tokens, auth.WithLogger(hd.logger))
+	return auth.NewInterceptors(hd.tokens, auth.WithLogger(hd.logger), auth.WithObserver(hd.metrics.Observer()),
+		auth.WithLogSampleRate(hd.cfg.logSampleRate))
 }
 
 // admission authorises calls by database and enforces --max-subscriptions-per-token, inside

@@ -139,6 +139,7 @@ func (c *config) validate() error {
 		{"--max-stream-age", c.hardening.streamAge(), server.WithMaxStreamAge(c.hardening.streamAge())},
 		{"--send-timeout", c.hardening.sendTimeout, server.WithSendTimeout(c.hardening.sendTimeout)},
 		{"--future-cursor-timeout", c.hardening.futureCursorTimeout, server.WithFutureCursorTimeout(c.hardening.futureCursorTimeout)},
+		{"--log-sample-rate", c.hardening.logSampleRate, server.WithLogSampleRate(c.hardening.logSampleRate)},
 	} {
 		if err := server.CheckOptions(f.opt); err != nil {
 			errs = append(errs, fmt.Errorf("%s %v: %w", f.flag, f.value, err))

@@ -41,6 +41,7 @@ type hardeningConfig struct {
 	maxStreamAge        time.Duration
 	sendTimeout         time.Duration
 	futureCursorTimeout time.Duration
+	logSampleRate       int
 	maxRecvMsgSize      int
 	neo4jUseLeader      bool
 }
@@ -62,6 +63,8 @@ func addHardeningFlags(fs *flag.FlagSet, getenv func(string) string) *hardeningC
 		fmt.Sprintf("end a stream whose client does not read for this long (UNAVAILABLE/SEND_TIMEOUT), %v..%v (env CDCSTREAM_SEND_TIMEOUT)", server.MinSendTimeout, server.MaxSendTimeout))
 	fs.DurationVar(&h.futureCursorTimeout, "future-cursor-timeout", envDuration(getenv, "CDCSTREAM_FUTURE_CURSOR_TIMEOUT", server.DefaultFutureCursorTimeout),
 		fmt.Sprintf("end a stream whose cursor Neo4j keeps answering as in the future for this long (OUT_OF_RANGE/CURSOR_IN_FUTURE), %v..%v (env CDCSTREAM_FUTURE_CURSOR_TIMEOUT)", server.MinFutureCursorTimeout, server.MaxFutureCursorTimeout))
+	fs.IntVar(&h.logSampleRate, "log-sample-rate", envInt(getenv, "CDCSTREAM_LOG_SAMPLE_RATE", server.DefaultLogSampleRate),
+		fmt.Sprintf("log at most this many ended or refused calls per reason and second (the rest counted in one line; cdcstream_refusals_total counts all), %d..%d (env CDCSTREAM_LOG_SAMPLE_RATE)", server.MinLogSampleRate, server.MaxLogSampleRate))
 	fs.IntVar(&h.maxRecvMsgSize, "max-recv-msg-size", envInt(getenv, "CDCSTREAM_MAX_RECV_MSG_SIZE", defaultMaxRecvMsgSize), "largest request message in bytes (env CDCSTREAM_MAX_RECV_MSG_SIZE)")
 	fs.BoolVar(&h.neo4jUseLeader, "neo4j-use-leader", envBool(getenv, "CDCSTREAM_NEO4J_USE_LEADER"), "run CDC queries on the cluster leader (freshest, loads the leader) instead of any reader (env CDCSTREAM_NEO4J_USE_LEADER)")
 	return h
@@ -134,7 +137,7 @@ type hardening struct {
 func startHardening(ctx context.Context, h *hardeningConfig, listen string, logger *slog.Logger) (*hardening, error) {
 	if h == nil {
 		h = &hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize, sendTimeout: server.DefaultSendTimeout,
-			futureCursorTimeout: server.DefaultFutureCursorTimeout}
+			futureCursorTimeout: server.DefaultFutureCursorTimeout, logSampleRate: server.DefaultLogSampleRate}
 	}
 	hd := &hardening{cfg: h, logger: logger}
 	var err error
@@ -161,6 +164,7 @@ func (hd *hardening) serviceOptions() []server.Option {
 		server.WithMaxStreamAge(hd.cfg.maxStreamAge),
 		server.WithSendTimeout(hd.cfg.sendTimeout),
 		server.WithFutureCursorTimeout(hd.cfg.futureCursorTimeout),
+		server.WithLogSampleRate(hd.cfg.logSampleRate),
 	}
 }
 

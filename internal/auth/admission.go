@@ -40,7 +40,8 @@ func (a *admission) admit(ctx context.Context, req server.AdmissionRequest) (fun
 		o.setDatabase(req.Database) // so that Reload can end the stream when the grant goes
 	}
 	if !p.entry.allows(req.Database) {
-		refuse(ctx, a.opts.logger, req.Method, p.name, "database not granted")
+		// Debug only: the service logs (sampled) and counts the refusal it returns.
+		a.opts.logger.Debug("call refused", refusalAttrs(ctx, req.Method, p.name, "database not granted")...)
 		return nil, fmt.Errorf("%w: token %s may not read database %s", server.ErrPermissionDenied, p.name, req.Database)
 	}
 	if req.Method != cdcstreamv1.ChangeStreamService_Subscribe_FullMethodName || a.opts.maxPerToken == 0 {

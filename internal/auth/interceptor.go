@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/server"
 )
 
@@ -22,10 +24,15 @@ type options struct {
 	// maxPerToken limits a token's concurrent Subscribe streams; 0 means no limit.
 	maxPerToken int
 	open        []string
+	// observer counts refusals (WithObserver).
+	observer server.Observer
+	// logSampleRate bounds the refusal log lines per second (WithLogSampleRate).
+	logSampleRate int
 }
 
-// WithLogger logs refused calls at Warn (token name, method, peer address; never the token).
-// Default: discard.
+// WithLogger logs refused calls (token name, method, peer address; never the token): the
+// interceptors' UNAUTHENTICATED refusals at Warn, sampled (WithLogSampleRate); admission
+// refusals at Debug, since the service logs the status it returns. Default: discard.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) {
 		if l != nil {
@@ -42,9 +49,28 @@ func WithMaxSubscriptionsPerToken(n int) Option {
 	return func(o *options) { o.maxPerToken = max(n, 0) }
 }
 
+// WithObserver counts the interceptors' refusals through obs.Refused (the service counts its
+// own, admission refusals included). Default: none. A nil Observer is ignored.
+func WithObserver(obs server.Observer) Option {
+	return func(o *options) {
+		if obs != nil {
+			o.observer = obs
+		}
+	}
+}
+
+// WithLogSampleRate logs at most n UNAUTHENTICATED refusals per second (the rest are counted
+// into one "log lines suppressed" line). Default server.DefaultLogSampleRate; values below 1
+// mean 1.
+func WithLogSampleRate(n int) Option {
+	return func(o *options) { o.logSampleRate = n }
+}
+
 func newOptions(opts []Option) options {
 	o := options{
-		logger: slog.New(slog.DiscardHandler),
+		logger:        slog.New(slog.DiscardHandler),
+		observer:      server.NopObserver{},
+		logSampleRate: server.DefaultLogSampleRate,
 		open: []string{
 			"/grpc.health.v1.Health/",
 			"/grpc.reflection.v1.ServerReflection/",
@@ -65,11 +91,14 @@ func newOptions(opts []Option) options {
 type Interceptors struct {
 	store *Store
 	opts  options
+	// logs samples the refusal log lines.
+	logs *server.LogSampler
 }
 
 // NewInterceptors returns the interceptors for store.
 func NewInterceptors(store *Store, opts ...Option) *Interceptors {
-	return &Interceptors{store: store, opts: newOptions(opts)}
+	o := newOptions(opts)
+	return &Interceptors{store: store, opts: o, logs: server.NewLogSampler(o.logger, o.logSampleRate, nil)}
 }
 
 // principalKey is the context key of the authenticated token's principal.
@@ -102,19 +131,27 @@ func (a *Interceptors) isOpen(method string) bool {
 func (a *Interceptors) authenticate(ctx context.Context, method string) (context.Context, error) {
 	token, ok := bearer(ctx)
 	if !ok {
-		refuse(ctx, a.opts.logger, method, "", "missing bearer token")
+		a.refuse(ctx, method, "missing bearer token")
 		return nil, server.Status(fmt.Errorf("%w: missing bearer token in the authorization metadata", server.ErrUnauthenticated)).Err()
 	}
 	e, ok := a.store.Tokens().lookup(token)
 	if !ok {
-		refuse(ctx, a.opts.logger, method, "", "unknown bearer token")
+		a.refuse(ctx, method, "unknown bearer token")
 		return nil, server.Status(fmt.Errorf("%w: unknown bearer token", server.ErrUnauthenticated)).Err()
 	}
 	return context.WithValue(ctx, principalKey{}, principal{name: e.name, entry: e}), nil
 }
 
-// refuse logs a refused call without the token.
-func refuse(ctx context.Context, logger *slog.Logger, method, name, why string) {
+// refuse counts an unauthenticated call (WithObserver) and logs it at Warn, sampled per
+// reason (server.LogSampler), without the token: the service never sees these calls.
+func (a *Interceptors) refuse(ctx context.Context, method, why string) {
+	a.opts.observer.Refused(path.Base(method), cdcstreamv1.ErrorReason_UNAUTHENTICATED)
+	a.logs.Log(ctx, slog.LevelWarn, cdcstreamv1.ErrorReason_UNAUTHENTICATED.String(), "call refused",
+		refusalAttrs(ctx, method, "", why)...)
+}
+
+// refusalAttrs are the log attributes of a refused call: never the token.
+func refusalAttrs(ctx context.Context, method, name, why string) []any {
 	attrs := []any{"method", method, "reason", why}
 	if name != "" {
 		attrs = append(attrs, "token_name", name)
@@ -122,7 +159,7 @@ func refuse(ctx context.Context, logger *slog.Logger, method, name, why string) 
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, "peer", p.Addr.String())
 	}
-	logger.Warn("call refused", attrs...)
+	return attrs
 }
 
 // bearer extracts the token from the "authorization: Bearer <token>" metadata.
@@ -172,7 +209,7 @@ func (a *Interceptors) StreamInterceptor() grpc.StreamServerInterceptor {
 		defer cancel(nil)
 		regCtx, deregister, err := a.store.register(ctx, ctx.Value(principalKey{}).(principal), cancel)
 		if err != nil {
-			refuse(ctx, a.opts.logger, info.FullMethod, "", "token revoked")
+			a.refuse(ctx, info.FullMethod, "token revoked")
 			return server.Status(err).Err()
 		}
 		defer deregister()

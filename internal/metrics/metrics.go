@@ -47,6 +47,7 @@ type Metrics struct {
 	pollDuration *prometheus.HistogramVec
 	statements   *prometheus.CounterVec
 	sourceErrors *prometheus.CounterVec
+	refusals     *prometheus.CounterVec
 
 	// mu guards open and confirmed, which keep the active gauge's label set bounded.
 	mu sync.Mutex
@@ -105,11 +106,15 @@ func New(opts ...Option) *Metrics {
 			Namespace: "cdcstream", Name: "source_errors_total",
 			Help: "Failed Neo4j calls by operation (poll, current, earliest) and reason.",
 		}, []string{"database", "operation", "reason"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "refusals_total",
+			Help: "Calls refused before any Neo4j work (invalid request, authentication, authorisation, limits, shutdown), by RPC and ErrorInfo reason.",
+		}, []string{"rpc", "reason"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc, m.active, m.changes, m.checkpoints, m.lag, m.ended, m.pollDuration, m.statements, m.sourceErrors,
+		m.grpc, m.active, m.changes, m.checkpoints, m.lag, m.ended, m.pollDuration, m.statements, m.sourceErrors, m.refusals,
 	)
 	return m
 }

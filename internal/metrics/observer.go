@@ -47,6 +47,12 @@ func (o *observer) ChangeSent(database string, commitTime time.Time) {
 	}
 }
 
+// Refused counts a refused call by RPC and reason (cdcstream_refusals_total); both label sets
+// are bounded (the service's RPCs, the ErrorReason values).
+func (o *observer) Refused(rpc string, reason cdcstreamv1.ErrorReason) {
+	o.m.refusals.WithLabelValues(rpc, reason.String()).Inc()
+}
+
 // CheckpointSent counts the checkpoint; the database exists.
 func (o *observer) CheckpointSent(database string) {
 	o.m.confirm(database)
