@@ -42,7 +42,10 @@ func TestUnauthenticatedFloodSampled(t *testing.T) {
 		auth.WithObserver(counter))
 	intercept := ai.UnaryInterceptor()
 	info := &grpc.UnaryServerInfo{FullMethod: cdcstreamv1.ChangeStreamService_GetCursor_FullMethodName}
-	handler := func(context.Context, any) (any, error) { t.Fatal("unauthenticated call reached the service"); return nil, nil }
+	handler := func(context.Context, any) (any, error) {
+		t.Fatal("unauthenticated call reached the service")
+		return nil, nil
+	}
 	for range calls {
 		if _, err := intercept(context.Background(), &cdcstreamv1.GetCursorRequest{}, info, handler); err == nil {
 			t.Fatal("call without a token accepted")
