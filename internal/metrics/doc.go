@@ -5,7 +5,8 @@
 // reads a cdcstream message. An HTTP handler serves them at /metrics (cdcstreamd
 // --metrics-listen).
 //
-// Every cdcstream metric is labelled by database, never by token or caller:
+// Every cdcstream metric is labelled by database (cdcstream_refusals_total by RPC: a refused
+// call's database is not known to exist), never by token or caller:
 //
 //	cdcstream_subscriptions_active{database}               gauge: open Subscribe streams
 //	cdcstream_streams_ended_total{database,code,reason}    counter: streams ended, by status
@@ -22,6 +23,9 @@
 //	cdcstream_source_errors_total{database,operation,reason} counter: failed Neo4j calls by
 //	                                                       operation (poll, current, earliest)
 //	                                                       and reason (server.Reason)
+//	cdcstream_refusals_total{rpc,reason}                   counter: calls refused before any
+//	                                                       Neo4j work (Observer.Refused; the
+//	                                                       auth interceptors' too)
 //
 // plus grpc_server_started_total, grpc_server_handled_total{grpc_code},
 // grpc_server_msg_sent_total, grpc_server_msg_received_total and
