@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -15,11 +14,11 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/proctest"
 	"github.com/cdcstream/cdcstream/server"
@@ -43,7 +42,6 @@ type stack struct {
 	tg   target
 	src  *neo4jcdc.Source
 	svc  *server.Server
-	gs   *grpc.Server
 	addr string
 	conn *grpc.ClientConn
 	cli  cdcstreamv1.ChangeStreamServiceClient
@@ -78,29 +76,17 @@ func newStackTB(t testing.TB, tg target, opts ...server.Option) *stack {
 		t.Fatalf("server.New: %v", err)
 	}
 	s := &stack{tg: tg, src: src, svc: svc}
-	s.gs = grpc.NewServer(grpc.WaitForHandlers(true)) // Stop waits for handlers, so the driver closes after its last use
-	s.svc.Register(s.gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	s.addr = lis.Addr().String()
-	served := make(chan struct{}) // closed when Serve returns
-	go func() { defer close(served); _ = s.gs.Serve(lis) }()
-	s.conn, err = grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("grpc client: %v", err)
-	}
+	// When the test ends: the connection closes, the service shuts down gracefully, the server
+	// stops (Stop waits for handlers, so the driver closes after its last use), the driver
+	// closes (registered first, so it runs last).
+	t.Cleanup(func() { _ = src.Close(context.Background()) })
+	s.conn, s.addr = testkit.Serve(t, s.svc.Register, testkit.ServerOptions(grpc.WaitForHandlers(true)),
+		testkit.BeforeStop(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = s.svc.Shutdown(sctx)
+		}))
 	s.cli = cdcstreamv1.NewChangeStreamServiceClient(s.conn)
-	t.Cleanup(func() {
-		s.conn.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.svc.Shutdown(sctx)
-		s.gs.Stop()
-		<-served
-		_ = src.Close(context.Background())
-	})
 	return s
 }
 

@@ -13,6 +13,7 @@ type config struct {
 	serverOpts []grpc.ServerOption
 	dialOpts   []grpc.DialOption
 	onServer   []func(*grpc.Server)
+	beforeStop []func()
 }
 
 // Option configures Serve.
@@ -35,11 +36,19 @@ func OnServer(f func(*grpc.Server)) Option {
 	return func(c *config) { c.onServer = append(c.onServer, f) }
 }
 
+// BeforeStop calls f when the test ends, after the client connection closed and before the
+// server stops: the place for a graceful shutdown of the service (final checkpoints), which
+// must not outlive the gRPC server.
+func BeforeStop(f func()) Option {
+	return func(c *config) { c.beforeStop = append(c.beforeStop, f) }
+}
+
 // Serve starts a gRPC server on 127.0.0.1 port 0 with the services register registers, and
 // returns a client connection to it and the server's address. When the test ends the
 // connection is closed, the server stopped (Stop: open streams end at once) and Serve's
-// goroutine has returned. A test that must act between the two (a graceful shutdown of the
-// service, say) registers its own tb.Cleanup after Serve: cleanups run last in, first out.
+// goroutine has returned; BeforeStop functions run between the two. Resources the server uses
+// (a driver, say) are released in a tb.Cleanup registered before Serve: cleanups run last in,
+// first out.
 func Serve(tb testing.TB, register func(grpc.ServiceRegistrar), opts ...Option) (*grpc.ClientConn, string) {
 	tb.Helper()
 	var c config
@@ -60,12 +69,23 @@ func Serve(tb testing.TB, register func(grpc.ServiceRegistrar), opts ...Option) 
 		defer close(served)
 		_ = gs.Serve(lis)
 	}()
+	addr := lis.Addr().String()
+	all := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, c.dialOpts...)
+	conn, err := grpc.NewClient(addr, all...)
+	if err != nil {
+		gs.Stop()
+		<-served
+		tb.Fatalf("testkit: dial %s: %v", addr, err)
+	}
 	tb.Cleanup(func() {
+		_ = conn.Close()
+		for _, f := range c.beforeStop {
+			f()
+		}
 		gs.Stop()
 		<-served
 	})
-	addr := lis.Addr().String()
-	return Dial(tb, addr, c.dialOpts...), addr
+	return conn, addr
 }
 
 // Dial returns a client connection to addr, plaintext unless opts set transport credentials,

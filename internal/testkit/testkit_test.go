@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"slices"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/protobuf/proto"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
@@ -149,5 +152,34 @@ func TestValueBuilders(t *testing.T) {
 		if !proto.Equal(tc.got, tc.want) {
 			t.Errorf("got %v, want %v", tc.got, tc.want)
 		}
+	}
+}
+
+// TestBeforeStopRunsBetweenCloseAndStop: when the test ends, the connection is closed first,
+// then BeforeStop runs while the server still accepts connections, then the server stops.
+func TestBeforeStopRunsBetweenCloseAndStop(t *testing.T) {
+	var (
+		addr      string
+		conn      *grpc.ClientConn
+		ran       bool
+		closedYet connectivity.State
+		listening error
+	)
+	t.Run("served", func(t *testing.T) {
+		conn, addr = (&testkit.Stub{}).Start(t, testkit.BeforeStop(func() {
+			ran, closedYet = true, conn.GetState()
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			listening = err
+		}))
+	})
+	if !ran || closedYet != connectivity.Shutdown || listening != nil {
+		t.Fatalf("BeforeStop ran %v, connection %v, server listening: %v", ran, closedYet, listening)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("server still listening after the test ended")
 	}
 }
