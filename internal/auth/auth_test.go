@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -27,6 +25,7 @@ import (
 	"github.com/cdcstream/cdcstream/internal/auth"
 	"github.com/cdcstream/cdcstream/internal/proctest"
 	"github.com/cdcstream/cdcstream/internal/rpcstatus"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -114,32 +113,20 @@ func start(t *testing.T) *env {
 	e.store = store
 	ai := auth.NewInterceptors(store, auth.WithDefaultDatabase("neo4j"),
 		auth.WithLogger(slog.New(slog.NewTextHandler(e.logs, nil))))
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(ai.UnaryInterceptor()), grpc.ChainStreamInterceptor(ai.StreamInterceptor()))
-	cdcstreamv1.RegisterChangeStreamServiceServer(gs, e.svc)
-	healthpb.RegisterHealthServer(gs, health.NewServer())
-	reflection.Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}) // closed when Serve returns
-	go func() { defer close(done); _ = gs.Serve(lis) }()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.conn = cc
-	e.client = cdcstreamv1.NewChangeStreamServiceClient(cc)
-	t.Cleanup(func() {
-		cc.Close()
-		gs.Stop()
-		<-done
+	t.Cleanup(func() { // registered before Serve, so it runs after the server stopped
 		for _, secret := range []string{tokenApp, tokenOps, tokenFresh} {
 			if strings.Contains(e.logs.String(), secret) {
 				t.Errorf("a token appears in the log:\n%s", e.logs.String())
 			}
 		}
 	})
+	cc, _ := testkit.Serve(t, func(gs grpc.ServiceRegistrar) {
+		cdcstreamv1.RegisterChangeStreamServiceServer(gs, e.svc)
+		healthpb.RegisterHealthServer(gs, health.NewServer())
+	}, testkit.OnServer(func(gs *grpc.Server) { reflection.Register(gs) }),
+		testkit.ServerOptions(grpc.ChainUnaryInterceptor(ai.UnaryInterceptor()), grpc.ChainStreamInterceptor(ai.StreamInterceptor())))
+	e.conn = cc
+	e.client = cdcstreamv1.NewChangeStreamServiceClient(cc)
 	return e
 }
 

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
-	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/internal/proctest"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // binaries builds cdcstreamd and cdctail once per test binary run.

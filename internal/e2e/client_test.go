@@ -11,10 +11,10 @@ import (
 
 	"github.com/cdcstream/cdcstream/client"
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
-	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/internal/limits"
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 )
 

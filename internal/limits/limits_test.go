@@ -2,7 +2,6 @@ package limits_test
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -19,6 +17,7 @@ import (
 	"github.com/cdcstream/cdcstream/internal/auth"
 	"github.com/cdcstream/cdcstream/internal/limits"
 	"github.com/cdcstream/cdcstream/internal/rpcstatus"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 	"github.com/cdcstream/cdcstream/server/servertest"
 )
@@ -49,26 +48,13 @@ func startServer(t *testing.T, src server.Source, lim *limits.Limiter) cdcstream
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(grpc.ChainStreamInterceptor(principalFromMetadata, lim.StreamInterceptor()))
-	svc.Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}) // closed when Serve returns
-	go func() { defer close(done); _ = gs.Serve(lis) }()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cc.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = svc.Shutdown(ctx)
-		gs.Stop()
-		<-done
-	})
+	cc, _ := testkit.Serve(t, svc.Register,
+		testkit.ServerOptions(grpc.ChainStreamInterceptor(principalFromMetadata, lim.StreamInterceptor())),
+		testkit.BeforeStop(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = svc.Shutdown(ctx)
+		}))
 	return cdcstreamv1.NewChangeStreamServiceClient(cc)
 }
 
