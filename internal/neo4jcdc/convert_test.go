@@ -21,7 +21,8 @@ var errTest = errors.New("test error")
 // or offset 0 depending on the server).
 func utcMillis(ms int64) time.Time { return time.UnixMilli(ms).In(time.FixedZone("Offset", 0)) }
 
-// metadataIn is a complete Neo4j 2025 metadata map (reference/neo4j-cdc.md section 2.2).
+// metadataIn is a complete Neo4j 2025 metadata map: the eleven keys of docs/architecture.md
+// section 3.
 func metadataIn() map[string]any {
 	return map[string]any{
 		"executingUser": "alice", "authenticatedUser": "neo4j", "captureMode": "FULL",

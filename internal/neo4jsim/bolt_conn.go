@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Bolt message tags (bolt-protocol.md section 2).
+// Bolt message tags, as the Bolt 5 protocol numbers them.
 const (
 	msgHello     = 0x01
 	msgGoodbye   = 0x02
@@ -31,7 +31,7 @@ const (
 	msgFailure   = 0x7F
 )
 
-// connState is the Bolt server state of one connection (bolt-protocol.md section 4.3).
+// connState is the Bolt server state of one connection (the Bolt 5 server state machine).
 type connState int
 
 const (

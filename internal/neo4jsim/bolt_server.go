@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The handlers of the Bolt 5 requests, one per message (bolt-protocol.md sections 2 and 4.3).
+// The handlers of the Bolt 5 requests, one per message (the Bolt 5 messages and server state machine).
 
 // mapField returns field i of m as a map; a missing or null field is an empty map.
 func mapField(m message, i int) (map[string]any, bool) {

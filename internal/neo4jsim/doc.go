@@ -3,9 +3,11 @@
 // neo4j-go-driver (and any other Bolt 5 driver) connects to it over TCP with bolt:// or
 // neo4j://, logs in with basic auth and runs the CDC procedures against an in-memory property
 // graph whose commits build a real CDC log. The package imports only the standard library and
-// shares no code with the consumer it is used to test. Its specification is
-// reference/bolt-protocol.md and reference/neo4j-cdc.md; where those are uncertain it follows
-// a current Neo4j 2025 server, and the choices are listed at the end of this comment.
+// shares no code with the consumer it is used to test (docs/architecture.md section 7). Its
+// specification is Neo4j's documented behaviour (the Bolt 5 protocol, PackStream, and the CDC
+// procedures, record schema, selectors and errors summarised in docs/architecture.md section
+// 3) and what Neo4j's drivers and examples send; where those are uncertain it follows a
+// current Neo4j 2025 server, and the choices are listed at the end of this comment.
 //
 // # Contract
 //
