@@ -87,7 +87,7 @@ func TestResumeAfterTheConnectionIsCut(t *testing.T) {
 	f, direct := startFake(t, sendThenHang(change(1, 0), change(1, 1)), sendThenHang(change(2, 0)))
 	p := startCutProxy(t, direct.Target())
 	conn := testkit.Dial(t, p.lis.Addr().String())
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	first := receiveN(t, sub, 2)
 	p.cut()

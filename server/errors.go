@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -10,47 +11,66 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 )
 
-// ErrorDomain is the google.rpc.ErrorInfo domain of every error this service returns.
-const ErrorDomain = "cdcstream.v1"
+// ErrorDomain is the google.rpc.ErrorInfo domain of every error this service returns: the
+// proto package of cdcstreamv1.ErrorReason ("cdcstream.v1").
+var ErrorDomain = string(cdcstreamv1.File_cdcstream_v1_errors_proto.Package())
 
-// ErrorInfo reasons. A client decides what to do from the status code and the reason, never
-// from the message text.
-const (
-	// ReasonInvalidRequest: INVALID_ARGUMENT, a malformed request field (with BadRequest).
-	ReasonInvalidRequest = "INVALID_REQUEST"
-	// ReasonInvalidSelector: INVALID_ARGUMENT, a malformed or rejected selector (with BadRequest).
-	ReasonInvalidSelector = "INVALID_SELECTOR"
-	// ReasonInvalidCursor: INVALID_ARGUMENT, a malformed cursor or one of another database.
-	ReasonInvalidCursor = "INVALID_CURSOR"
-	// ReasonCursorExpired: OUT_OF_RANGE, the cursor is no longer in Neo4j's retained log;
-	// metadata "earliest_cursor" holds the id of the earliest cursor when it could be read.
-	ReasonCursorExpired = "CURSOR_EXPIRED"
-	// ReasonCDCDisabled: FAILED_PRECONDITION, CDC is off for the database.
-	ReasonCDCDisabled = "CDC_DISABLED"
-	// ReasonDatabaseNotFound: NOT_FOUND, the database does not exist.
-	ReasonDatabaseNotFound = "DATABASE_NOT_FOUND"
-	// ReasonNeo4jAuth: UNAVAILABLE, Neo4j rejected the server's own credentials or privileges.
-	ReasonNeo4jAuth = "NEO4J_AUTH"
-	// ReasonNeo4jUnavailable: UNAVAILABLE (with RetryInfo), Neo4j unreachable or failing
-	// transiently.
-	ReasonNeo4jUnavailable = "NEO4J_UNAVAILABLE"
-	// ReasonTooManySubscriptions: RESOURCE_EXHAUSTED (with RetryInfo), the server's
-	// subscription limit is reached.
-	ReasonTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
-	// ReasonServerShuttingDown: UNAVAILABLE, the server is shutting down; resume elsewhere.
-	ReasonServerShuttingDown = "SERVER_SHUTTING_DOWN"
-	// ReasonInternal: INTERNAL, anything else; details are only in the server's log.
-	ReasonInternal = "INTERNAL"
-)
-
-// ErrorInfo metadata keys.
+// ErrorInfo metadata keys (documented on cdcstreamv1.ErrorReason).
 const (
 	// MetadataDatabase names the database the failed call was about.
 	MetadataDatabase = "database"
 	// MetadataEarliestCursor holds the id of the database's earliest cursor (CURSOR_EXPIRED).
 	MetadataEarliestCursor = "earliest_cursor"
+)
+
+// Errors a Source wraps (fmt.Errorf("%w: ...")) so that the server classifies them without
+// reading messages. Any other Source error is INTERNAL.
+var (
+	// ErrInvalidCursor: the change id is malformed or belongs to another database.
+	ErrInvalidCursor = errors.New("invalid change identifier")
+	// ErrCursorExpired: the change id points before the oldest retained change (pruned, or
+	// older than CDC enablement).
+	ErrCursorExpired = errors.New("change identifier no longer retained")
+	// ErrFutureCursor: the change id is ahead of the member that answered (follower lag);
+	// retrying is expected to succeed.
+	ErrFutureCursor = errors.New("change identifier is in the future of this member")
+	// ErrInvalidSelector: Neo4j rejected a selector.
+	ErrInvalidSelector = errors.New("invalid selector")
+	// ErrCDCDisabled: CDC (txLogEnrichment) is OFF for the database.
+	ErrCDCDisabled = errors.New("change data capture is disabled")
+	// ErrDatabaseNotFound: the database does not exist.
+	ErrDatabaseNotFound = errors.New("database not found")
+	// ErrNeo4jAuth: Neo4j rejected the server's own credentials or privileges.
+	ErrNeo4jAuth = errors.New("neo4j rejected the server's credentials")
+	// ErrNeo4jUnavailable: Neo4j is unreachable or failed transiently after driver retries.
+	ErrNeo4jUnavailable = errors.New("neo4j unavailable")
+)
+
+// Errors the edges wrap to refuse a call: an admission function (WithAdmission) returns
+// ErrPermissionDenied or ErrTooManySubscriptions, an authenticating interceptor passes
+// ErrUnauthenticated to Status. Their text becomes the status message, so it must name what
+// was refused (a token's name, a database) and never hold a secret.
+var (
+	// ErrUnauthenticated: the call carries no credentials, or unknown ones.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied: the caller may not read the database.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrTooManySubscriptions: a subscription limit (the server's, or a principal's) is
+	// reached.
+	ErrTooManySubscriptions = errors.New("too many subscriptions")
+)
+
+var (
+	// errShuttingDown ends streams and refuses new ones once Shutdown was called.
+	errShuttingDown = errors.New("server: shutting down")
+	// errStreamRotated ends a stream that reached its maximum age (WithMaxStreamAge).
+	errStreamRotated = errors.New("server: stream reached its maximum age")
+	// errServerFull is the server's own subscription limit (WithMaxSubscriptions).
+	errServerFull = fmt.Errorf("%w on this server", ErrTooManySubscriptions)
 )
 
 // Retry delays advised through google.rpc.RetryInfo.
@@ -59,16 +79,73 @@ const (
 	retryDelayTooManySubscriptions = 5 * time.Second
 )
 
-var (
-	// errShuttingDown ends streams and refuses new ones once Shutdown was called.
-	errShuttingDown = errors.New("server: shutting down")
-	// errTooManySubscriptions refuses a stream beyond WithMaxSubscriptions.
-	errTooManySubscriptions = errors.New("server: too many subscriptions")
-)
+// class is one row of the error table: the status an error of one kind becomes.
+type class struct {
+	// err is the sentinel the error wraps.
+	err    error
+	code   codes.Code
+	reason cdcstreamv1.ErrorReason
+	// msg is the status message; empty means the error's own text (the refusals, whose text
+	// is written by this service's edges to name what was refused).
+	msg string
+	// retry, when set, is advised through RetryInfo (0 is "at once" for retryAtOnce).
+	retry       time.Duration
+	retryAtOnce bool
+	// field and desc are the BadRequest violation of a Neo4j rejection.
+	field, desc string
+}
+
+// classes is the error table (docs/semantics.md), checked in order.
+var classes = []class{
+	{err: errShuttingDown, code: codes.Unavailable, reason: cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN,
+		msg: "server is shutting down; resume from the last cursor"},
+	{err: errStreamRotated, code: codes.Unavailable, reason: cdcstreamv1.ErrorReason_STREAM_ROTATED,
+		msg: "stream reached its maximum age; resume from the last cursor", retryAtOnce: true},
+	{err: ErrUnauthenticated, code: codes.Unauthenticated, reason: cdcstreamv1.ErrorReason_UNAUTHENTICATED},
+	{err: ErrPermissionDenied, code: codes.PermissionDenied, reason: cdcstreamv1.ErrorReason_PERMISSION_DENIED},
+	{err: ErrTooManySubscriptions, code: codes.ResourceExhausted, reason: cdcstreamv1.ErrorReason_TOO_MANY_SUBSCRIPTIONS,
+		retry: retryDelayTooManySubscriptions},
+	{err: ErrInvalidCursor, code: codes.InvalidArgument, reason: cdcstreamv1.ErrorReason_INVALID_CURSOR,
+		msg:   "invalid cursor: Neo4j does not accept the change identifier",
+		field: "from_cursor.id", desc: "Neo4j rejected the change identifier"},
+	{err: ErrInvalidSelector, code: codes.InvalidArgument, reason: cdcstreamv1.ErrorReason_INVALID_SELECTOR,
+		msg:   "invalid selector: Neo4j rejected the selectors",
+		field: "selectors", desc: "Neo4j rejected the selectors"},
+	{err: ErrCursorExpired, code: codes.OutOfRange, reason: cdcstreamv1.ErrorReason_CURSOR_EXPIRED,
+		msg: "cursor expired: the change is no longer in Neo4j's retained transaction log"},
+	{err: ErrCDCDisabled, code: codes.FailedPrecondition, reason: cdcstreamv1.ErrorReason_CDC_DISABLED,
+		msg: "change data capture is disabled for the database"},
+	{err: ErrDatabaseNotFound, code: codes.NotFound, reason: cdcstreamv1.ErrorReason_DATABASE_NOT_FOUND,
+		msg: "database not found"},
+	{err: ErrNeo4jAuth, code: codes.Unavailable, reason: cdcstreamv1.ErrorReason_NEO4J_AUTH,
+		msg: "the server cannot authenticate to Neo4j"},
+	{err: ErrNeo4jUnavailable, code: codes.Unavailable, reason: cdcstreamv1.ErrorReason_NEO4J_UNAVAILABLE,
+		msg: "Neo4j is unavailable", retry: retryDelayNeo4jUnavailable},
+}
+
+// Reason classifies err by the sentinel it wraps: the ErrorInfo reason its status carries
+// (metrics label errors with it). A request error is its own reason; an error of no known kind
+// is INTERNAL.
+func Reason(err error) cdcstreamv1.ErrorReason {
+	var reqErr *requestError
+	if errors.As(err, &reqErr) {
+		return reqErr.reason
+	}
+	for _, c := range classes {
+		if errors.Is(err, c.err) {
+			return c.reason
+		}
+	}
+	if errors.Is(err, ErrFutureCursor) {
+		// Retried by the poller, never a stream's end: a reason for metrics only.
+		return cdcstreamv1.ErrorReason_FUTURE_CURSOR
+	}
+	return cdcstreamv1.ErrorReason_INTERNAL
+}
 
 // requestError is a rejected request: one ErrorInfo reason and the offending fields.
 type requestError struct {
-	reason     string
+	reason     cdcstreamv1.ErrorReason
 	violations []*errdetails.BadRequest_FieldViolation
 }
 
@@ -81,7 +158,7 @@ func (e *requestError) Error() string {
 }
 
 // databaseError attaches the database, and for expired cursors the earliest cursor, to an
-// error so that toStatus can put them into ErrorInfo metadata.
+// error so that Status can put them into ErrorInfo metadata.
 type databaseError struct {
 	database string
 	// earliest is the database's earliest cursor id; set only for ErrCursorExpired, empty when
@@ -94,9 +171,11 @@ func (e *databaseError) Error() string { return e.err.Error() }
 
 func (e *databaseError) Unwrap() error { return e.err }
 
-// toStatus is the only place where errors become gRPC statuses (ARCHITECTURE.md's error
-// table). It never puts err's text into the status of an INTERNAL error.
-func toStatus(err error) *status.Status {
+// Status is the only place where errors become gRPC statuses (the error table of
+// docs/semantics.md): with ErrorInfo (domain ErrorDomain, reason, metadata), and RetryInfo
+// and BadRequest where the table says so. It never puts err's text into the status of an
+// INTERNAL error. Interceptors outside the service use it too, so every status has one shape.
+func Status(err error) *status.Status {
 	if err == nil {
 		return status.New(codes.OK, "")
 	}
@@ -106,61 +185,61 @@ func toStatus(err error) *status.Status {
 		md[MetadataDatabase] = dbErr.database
 	}
 	var reqErr *requestError
-	switch {
-	case errors.As(err, &reqErr):
+	if errors.As(err, &reqErr) {
 		return build(codes.InvalidArgument, "invalid request: "+describeViolations(reqErr.violations),
-			reqErr.reason, md, 0, reqErr.violations)
-	case errors.Is(err, errShuttingDown):
-		return build(codes.Unavailable, "server is shutting down; resume from the last cursor",
-			ReasonServerShuttingDown, md, 0, nil)
-	case errors.Is(err, errTooManySubscriptions):
-		return build(codes.ResourceExhausted, "too many subscriptions on this server",
-			ReasonTooManySubscriptions, md, retryDelayTooManySubscriptions, nil)
-	case errors.Is(err, ErrInvalidCursor):
-		return build(codes.InvalidArgument, "invalid cursor: Neo4j does not accept the change identifier",
-			ReasonInvalidCursor, md, 0, []*errdetails.BadRequest_FieldViolation{{
-				Field: "from_cursor.id", Description: "Neo4j rejected the change identifier"}})
-	case errors.Is(err, ErrInvalidSelector):
-		return build(codes.InvalidArgument, "invalid selector: Neo4j rejected the selectors",
-			ReasonInvalidSelector, md, 0, []*errdetails.BadRequest_FieldViolation{{
-				Field: "selectors", Description: "Neo4j rejected the selectors"}})
-	case errors.Is(err, ErrCursorExpired):
-		if dbErr != nil && dbErr.earliest != "" {
+			reqErr.reason, md, nil, reqErr.violations)
+	}
+	for _, c := range classes {
+		if !errors.Is(err, c.err) {
+			continue
+		}
+		msg := c.msg
+		if msg == "" {
+			msg = refusalMessage(err)
+		}
+		var retry *time.Duration
+		if c.retry > 0 || c.retryAtOnce {
+			retry = &c.retry
+		}
+		var vs []*errdetails.BadRequest_FieldViolation
+		if c.field != "" {
+			vs = []*errdetails.BadRequest_FieldViolation{{Field: c.field, Description: c.desc}}
+		}
+		if c.err == ErrCursorExpired && dbErr != nil && dbErr.earliest != "" {
 			md[MetadataEarliestCursor] = dbErr.earliest
 		}
-		return build(codes.OutOfRange, "cursor expired: the change is no longer in Neo4j's retained transaction log",
-			ReasonCursorExpired, md, 0, nil)
-	case errors.Is(err, ErrCDCDisabled):
-		return build(codes.FailedPrecondition, "change data capture is disabled for the database",
-			ReasonCDCDisabled, md, 0, nil)
-	case errors.Is(err, ErrDatabaseNotFound):
-		return build(codes.NotFound, "database not found", ReasonDatabaseNotFound, md, 0, nil)
-	case errors.Is(err, ErrNeo4jAuth):
-		return build(codes.Unavailable, "the server cannot authenticate to Neo4j",
-			ReasonNeo4jAuth, md, 0, nil)
-	case errors.Is(err, ErrNeo4jUnavailable):
-		return build(codes.Unavailable, "Neo4j is unavailable", ReasonNeo4jUnavailable, md,
-			retryDelayNeo4jUnavailable, nil)
+		return build(c.code, msg, c.reason, md, retry, vs)
+	}
+	switch {
 	case errors.Is(err, context.Canceled):
 		return status.New(codes.Canceled, "canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.New(codes.DeadlineExceeded, "deadline exceeded")
-	default:
-		return build(codes.Internal, "internal error", ReasonInternal, md, 0, nil)
 	}
+	return build(codes.Internal, "internal error", cdcstreamv1.ErrorReason_INTERNAL, md, nil, nil)
 }
 
-// build makes a status with ErrorInfo, and RetryInfo (retry > 0) and BadRequest (violations)
-// when given.
-func build(code codes.Code, msg, reason string, md map[string]string, retry time.Duration,
-	violations []*errdetails.BadRequest_FieldViolation) *status.Status {
+// refusalMessage is the status message of a refusal: the error's text without the database
+// wrapper.
+func refusalMessage(err error) string {
+	var dbErr *databaseError
+	if errors.As(err, &dbErr) {
+		err = dbErr.err
+	}
+	return err.Error()
+}
+
+// build makes a status with ErrorInfo, and RetryInfo (retry != nil) and BadRequest
+// (violations) when given.
+func build(code codes.Code, msg string, reason cdcstreamv1.ErrorReason, md map[string]string,
+	retry *time.Duration, violations []*errdetails.BadRequest_FieldViolation) *status.Status {
 	if len(md) == 0 {
 		md = nil
 	}
 	st := status.New(code, msg)
-	ds := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: md}}
-	if retry > 0 {
-		ds = append(ds, &errdetails.RetryInfo{RetryDelay: durationpb.New(retry)})
+	ds := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason.String(), Domain: ErrorDomain, Metadata: md}}
+	if retry != nil {
+		ds = append(ds, &errdetails.RetryInfo{RetryDelay: durationpb.New(*retry)})
 	}
 	if len(violations) > 0 {
 		ds = append(ds, &errdetails.BadRequest{FieldViolations: violations})

@@ -28,7 +28,7 @@ func TestSubscribeErrorRows(t *testing.T) {
 			return &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{
 				{Kind: &cdcstreamv1.Selector_Entity{Entity: &cdcstreamv1.EntitySelector{}}}, {},
 				{Kind: &cdcstreamv1.Selector_Node{Node: &cdcstreamv1.NodeSelector{Labels: []string{""}}}}}}
-		}, codes.InvalidArgument, server.ReasonInvalidSelector, func(t *testing.T, h *harness, err error) {
+		}, codes.InvalidArgument, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), func(t *testing.T, h *harness, err error) {
 			_, _, _, bad := statusInfo(t, err)
 			fields := []string{}
 			for _, v := range bad.GetFieldViolations() {
@@ -45,14 +45,14 @@ func TestSubscribeErrorRows(t *testing.T) {
 		}},
 		{"malformed cursor", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			return fromID("not a cursor")
-		}, codes.InvalidArgument, server.ReasonInvalidCursor, func(t *testing.T, h *harness, err error) {
+		}, codes.InvalidArgument, cdcstreamv1.ErrorReason_INVALID_CURSOR.String(), func(t *testing.T, h *harness, err error) {
 			if _, _, _, bad := statusInfo(t, err); bad.GetFieldViolations()[0].GetField() != "from_cursor.id" {
 				t.Fatalf("BadRequest %v", bad)
 			}
 		}},
 		{"cursor Neo4j rejects", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			return fromID(servertest.ID("orders", 0)) // another database's id
-		}, codes.InvalidArgument, server.ReasonInvalidCursor, func(t *testing.T, h *harness, err error) {
+		}, codes.InvalidArgument, cdcstreamv1.ErrorReason_INVALID_CURSOR.String(), func(t *testing.T, h *harness, err error) {
 			if _, _, _, bad := statusInfo(t, err); bad.GetFieldViolations()[0].GetField() != "from_cursor.id" {
 				t.Fatalf("BadRequest %v", bad)
 			}
@@ -60,12 +60,12 @@ func TestSubscribeErrorRows(t *testing.T) {
 		{"selector Neo4j rejects", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			h.src.FailNext(servertest.MethodPoll, wrap(server.ErrInvalidSelector))
 			return fromID(servertest.ID(db, 0))
-		}, codes.InvalidArgument, server.ReasonInvalidSelector, nil},
+		}, codes.InvalidArgument, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), nil},
 		{"cursor expired", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			h.src.Commit(db, 5)
 			h.src.Prune(db, 3)
 			return fromID(servertest.ID(db, 1))
-		}, codes.OutOfRange, server.ReasonCursorExpired, func(t *testing.T, h *harness, err error) {
+		}, codes.OutOfRange, cdcstreamv1.ErrorReason_CURSOR_EXPIRED.String(), func(t *testing.T, h *harness, err error) {
 			_, info, _, _ := statusInfo(t, err)
 			if info.GetMetadata()["earliest_cursor"] != servertest.ID(db, 3) || info.GetMetadata()["database"] != db {
 				t.Fatalf("metadata %v", info.GetMetadata())
@@ -75,7 +75,7 @@ func TestSubscribeErrorRows(t *testing.T) {
 			h.src.Prune(db, 3)
 			h.src.SetError(servertest.MethodEarliest, wrap(server.ErrNeo4jUnavailable))
 			return fromID(servertest.ID(db, 1))
-		}, codes.OutOfRange, server.ReasonCursorExpired, func(t *testing.T, h *harness, err error) {
+		}, codes.OutOfRange, cdcstreamv1.ErrorReason_CURSOR_EXPIRED.String(), func(t *testing.T, h *harness, err error) {
 			if _, info, _, _ := statusInfo(t, err); info.GetMetadata()["earliest_cursor"] != "" {
 				t.Fatalf("metadata %v", info.GetMetadata())
 			}
@@ -83,10 +83,10 @@ func TestSubscribeErrorRows(t *testing.T) {
 		{"cdc disabled", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			h.src.SetCDCDisabled(db, true)
 			return now()
-		}, codes.FailedPrecondition, server.ReasonCDCDisabled, nil},
+		}, codes.FailedPrecondition, cdcstreamv1.ErrorReason_CDC_DISABLED.String(), nil},
 		{"database not found", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			return &cdcstreamv1.SubscribeRequest{Database: "missing"}
-		}, codes.NotFound, server.ReasonDatabaseNotFound, func(t *testing.T, h *harness, err error) {
+		}, codes.NotFound, cdcstreamv1.ErrorReason_DATABASE_NOT_FOUND.String(), func(t *testing.T, h *harness, err error) {
 			if _, info, _, _ := statusInfo(t, err); info.GetMetadata()["database"] != "missing" {
 				t.Fatalf("metadata %v", info.GetMetadata())
 			}
@@ -94,12 +94,12 @@ func TestSubscribeErrorRows(t *testing.T) {
 		{"neo4j auth", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			h.src.FailNext(servertest.MethodCurrent, wrap(server.ErrNeo4jAuth))
 			return now()
-		}, codes.Unavailable, server.ReasonNeo4jAuth, nil},
+		}, codes.Unavailable, cdcstreamv1.ErrorReason_NEO4J_AUTH.String(), nil},
 		{"neo4j unavailable", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			h.src.FailNext(servertest.MethodPoll, wrap(server.ErrNeo4jUnavailable))
 			return &cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_Position{
 				Position: cdcstreamv1.StartPosition_START_POSITION_EARLIEST}}
-		}, codes.Unavailable, server.ReasonNeo4jUnavailable, func(t *testing.T, h *harness, err error) {
+		}, codes.Unavailable, cdcstreamv1.ErrorReason_NEO4J_UNAVAILABLE.String(), func(t *testing.T, h *harness, err error) {
 			if _, _, retry, _ := statusInfo(t, err); retry.GetRetryDelay().AsDuration() <= 0 {
 				t.Fatalf("no RetryInfo: %v", err)
 			}
@@ -107,7 +107,7 @@ func TestSubscribeErrorRows(t *testing.T) {
 		{"internal", func(h *harness) *cdcstreamv1.SubscribeRequest {
 			h.src.FailNext(servertest.MethodPoll, errors.New("bolt: secret=hunter2"))
 			return fromID(servertest.ID(db, 0))
-		}, codes.Internal, server.ReasonInternal, func(t *testing.T, h *harness, err error) {
+		}, codes.Internal, cdcstreamv1.ErrorReason_INTERNAL.String(), func(t *testing.T, h *harness, err error) {
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("status leaks the cause: %v", err)
 			}
@@ -117,7 +117,7 @@ func TestSubscribeErrorRows(t *testing.T) {
 				return server.Batch{Changes: []*cdcstreamv1.ChangeEvent{{}}}, nil
 			})
 			return fromID(servertest.ID(db, 0))
-		}, codes.Internal, server.ReasonInternal, nil},
+		}, codes.Internal, cdcstreamv1.ErrorReason_INTERNAL.String(), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestUnavailableMidStreamDeliversEarlierChanges(t *testing.T) {
 	h.src.FailNext(servertest.MethodPoll, nil, fmt.Errorf("x: %w", server.ErrNeo4jUnavailable))
 	rec := newRecorder()
 	err := h.srv.SubscribeSend(h.ctx, fromID(servertest.ID(db, 0)), rec.send)
-	wantStatus(t, err, codes.Unavailable, server.ReasonNeo4jUnavailable)
+	wantStatus(t, err, codes.Unavailable, cdcstreamv1.ErrorReason_NEO4J_UNAVAILABLE.String())
 	msgs := rec.messages()
 	if len(msgs) != 2 || changeID(t, msgs[0]) != ids[0] || changeID(t, msgs[1]) != ids[1] {
 		t.Fatalf("messages before the failure: %v", msgs)
@@ -184,14 +184,14 @@ func TestGetCursor(t *testing.T) {
 	}
 	_, err := h.srv.GetCursor(h.ctx, &cdcstreamv1.GetCursorRequest{Database: "no such db!"})
 	c, info, _, bad := statusInfo(t, err)
-	if c != codes.InvalidArgument || info.GetReason() != server.ReasonInvalidRequest || bad.GetFieldViolations()[0].GetField() != "database" {
+	if c != codes.InvalidArgument || info.GetReason() != cdcstreamv1.ErrorReason_INVALID_REQUEST.String() || bad.GetFieldViolations()[0].GetField() != "database" {
 		t.Fatalf("got %v", err)
 	}
 	_, err = h.srv.GetCursor(h.ctx, &cdcstreamv1.GetCursorRequest{Database: "missing"})
-	wantStatus(t, err, codes.NotFound, server.ReasonDatabaseNotFound)
+	wantStatus(t, err, codes.NotFound, cdcstreamv1.ErrorReason_DATABASE_NOT_FOUND.String())
 	h.src.SetError(servertest.MethodCurrent, fmt.Errorf("x: %w", server.ErrNeo4jUnavailable))
 	_, err = h.srv.GetCursor(h.ctx, &cdcstreamv1.GetCursorRequest{})
-	wantStatus(t, err, codes.Unavailable, server.ReasonNeo4jUnavailable)
+	wantStatus(t, err, codes.Unavailable, cdcstreamv1.ErrorReason_NEO4J_UNAVAILABLE.String())
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {

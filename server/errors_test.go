@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"strings"
 	"testing"
 	"time"
@@ -43,47 +44,47 @@ func TestToStatusErrorTable(t *testing.T) {
 		name      string
 		err       error
 		code      codes.Code
-		reason    string // "" means no ErrorInfo
+		reason    cdcstreamv1.ErrorReason // UNSPECIFIED means no ErrorInfo
 		retry     time.Duration
 		field     string // first BadRequest field, "" means none
 		metadata  map[string]string
 		secretMsg string // text that must not leak into the message
 	}{
-		{"invalid request", &requestError{reason: ReasonInvalidSelector, violations: []*errdetails.BadRequest_FieldViolation{
+		{"invalid request", &requestError{reason: cdcstreamv1.ErrorReason_INVALID_SELECTOR, violations: []*errdetails.BadRequest_FieldViolation{
 			{Field: "selectors[2].node.labels[0]", Description: "label must not be empty"}}},
-			codes.InvalidArgument, ReasonInvalidSelector, 0, "selectors[2].node.labels[0]", nil, ""},
+			codes.InvalidArgument, cdcstreamv1.ErrorReason_INVALID_SELECTOR, 0, "selectors[2].node.labels[0]", nil, ""},
 		{"neo4j invalid cursor", &databaseError{database: "neo4j", err: wrap(ErrInvalidCursor)},
-			codes.InvalidArgument, ReasonInvalidCursor, 0, "from_cursor.id", map[string]string{"database": "neo4j"}, ""},
-		{"neo4j invalid selector", wrap(ErrInvalidSelector), codes.InvalidArgument, ReasonInvalidSelector, 0, "selectors", nil, ""},
+			codes.InvalidArgument, cdcstreamv1.ErrorReason_INVALID_CURSOR, 0, "from_cursor.id", map[string]string{"database": "neo4j"}, ""},
+		{"neo4j invalid selector", wrap(ErrInvalidSelector), codes.InvalidArgument, cdcstreamv1.ErrorReason_INVALID_SELECTOR, 0, "selectors", nil, ""},
 		{"cursor expired", &databaseError{database: "orders", earliest: "AAAA", err: wrap(ErrCursorExpired)},
-			codes.OutOfRange, ReasonCursorExpired, 0, "", map[string]string{"database": "orders", "earliest_cursor": "AAAA"}, ""},
+			codes.OutOfRange, cdcstreamv1.ErrorReason_CURSOR_EXPIRED, 0, "", map[string]string{"database": "orders", "earliest_cursor": "AAAA"}, ""},
 		{"cursor expired, earliest unknown", &databaseError{database: "orders", err: wrap(ErrCursorExpired)},
-			codes.OutOfRange, ReasonCursorExpired, 0, "", map[string]string{"database": "orders"}, ""},
-		{"cdc disabled", wrap(ErrCDCDisabled), codes.FailedPrecondition, ReasonCDCDisabled, 0, "", nil, ""},
-		{"database not found", wrap(ErrDatabaseNotFound), codes.NotFound, ReasonDatabaseNotFound, 0, "", nil, ""},
-		{"auth", wrap(ErrNeo4jAuth), codes.Unavailable, ReasonNeo4jAuth, 0, "", nil, ""},
-		{"unavailable", wrap(ErrNeo4jUnavailable), codes.Unavailable, ReasonNeo4jUnavailable, time.Second, "", nil, ""},
-		{"too many", errTooManySubscriptions, codes.ResourceExhausted, ReasonTooManySubscriptions, 5 * time.Second, "", nil, ""},
-		{"shutdown", errShuttingDown, codes.Unavailable, ReasonServerShuttingDown, 0, "", nil, ""},
-		{"canceled", context.Canceled, codes.Canceled, "", 0, "", nil, ""},
-		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "", 0, "", nil, ""},
-		{"other", errors.New("bolt: password=hunter2"), codes.Internal, ReasonInternal, 0, "", nil, "hunter2"},
-		{"future cursor leaking out", ErrFutureCursor, codes.Internal, ReasonInternal, 0, "", nil, "future"},
+			codes.OutOfRange, cdcstreamv1.ErrorReason_CURSOR_EXPIRED, 0, "", map[string]string{"database": "orders"}, ""},
+		{"cdc disabled", wrap(ErrCDCDisabled), codes.FailedPrecondition, cdcstreamv1.ErrorReason_CDC_DISABLED, 0, "", nil, ""},
+		{"database not found", wrap(ErrDatabaseNotFound), codes.NotFound, cdcstreamv1.ErrorReason_DATABASE_NOT_FOUND, 0, "", nil, ""},
+		{"auth", wrap(ErrNeo4jAuth), codes.Unavailable, cdcstreamv1.ErrorReason_NEO4J_AUTH, 0, "", nil, ""},
+		{"unavailable", wrap(ErrNeo4jUnavailable), codes.Unavailable, cdcstreamv1.ErrorReason_NEO4J_UNAVAILABLE, time.Second, "", nil, ""},
+		{"too many", errServerFull, codes.ResourceExhausted, cdcstreamv1.ErrorReason_TOO_MANY_SUBSCRIPTIONS, 5 * time.Second, "", nil, ""},
+		{"shutdown", errShuttingDown, codes.Unavailable, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN, 0, "", nil, ""},
+		{"canceled", context.Canceled, codes.Canceled, cdcstreamv1.ErrorReason_ERROR_REASON_UNSPECIFIED, 0, "", nil, ""},
+		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded, cdcstreamv1.ErrorReason_ERROR_REASON_UNSPECIFIED, 0, "", nil, ""},
+		{"other", errors.New("bolt: password=hunter2"), codes.Internal, cdcstreamv1.ErrorReason_INTERNAL, 0, "", nil, "hunter2"},
+		{"future cursor leaking out", ErrFutureCursor, codes.Internal, cdcstreamv1.ErrorReason_INTERNAL, 0, "", nil, "future"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st := toStatus(tc.err)
+			st := Status(tc.err)
 			if st.Code() != tc.code {
 				t.Fatalf("code = %v, want %v (%v)", st.Code(), tc.code, st.Message())
 			}
 			info, retry, bad := details(t, st)
-			if tc.reason == "" {
+			if tc.reason == cdcstreamv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
 				if info != nil {
 					t.Fatalf("unexpected ErrorInfo %v", info)
 				}
 			} else {
-				if info == nil || info.GetReason() != tc.reason || info.GetDomain() != ErrorDomain {
+				if info == nil || info.GetReason() != tc.reason.String() || info.GetDomain() != ErrorDomain {
 					t.Fatalf("ErrorInfo = %v, want reason %s domain %s", info, tc.reason, ErrorDomain)
 				}
 				if len(info.GetMetadata()) != len(tc.metadata) {
@@ -114,7 +115,7 @@ func TestToStatusErrorTable(t *testing.T) {
 
 func TestToStatusNil(t *testing.T) {
 	t.Parallel()
-	if c := toStatus(nil).Code(); c != codes.OK {
-		t.Fatalf("toStatus(nil) = %v", c)
+	if c := Status(nil).Code(); c != codes.OK {
+		t.Fatalf("Status(nil) = %v", c)
 	}
 }

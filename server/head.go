@@ -12,14 +12,14 @@ import (
 const probeTimeout = 30 * time.Second
 
 // heads shares one head probe per database among all subscriptions of that database, so
-// that idle subscriptions cost O(1) Neo4j queries per poll interval (ARCHITECTURE.md
-// section 8): the prober calls Source.Current once per interval, and a subscription polls
+// that idle subscriptions cost O(1) Neo4j queries per poll interval (docs/architecture.md):
+// the prober calls Source.Current once per interval, and a subscription polls
 // only when the head differs from the current id it saw on its last poll.
 type heads struct {
 	src      Source
 	clock    Clock
 	interval time.Duration
-	obs      observer
+	obs      Observer
 	log      *slog.Logger
 
 	// mu protects probers and every prober's refs.
@@ -50,7 +50,7 @@ type headProber struct {
 	changed chan struct{}
 }
 
-func newHeads(src Source, o *options, obs observer) *heads {
+func newHeads(src Source, o *options, obs Observer) *heads {
 	return &heads{src: src, clock: o.clock, interval: o.pollInterval, obs: obs, log: o.logger,
 		probers: make(map[string]*headProber)}
 }
@@ -124,7 +124,7 @@ func (p *headProber) run(ctx context.Context, probeNow bool) {
 			err = errEmptyID
 		}
 		moved := p.update(id, err)
-		h.obs.headProbed(p.database, moved, err)
+		h.obs.HeadProbed(p.database, moved, err)
 		if err != nil {
 			h.log.Warn("server: head probe failed", "database", p.database, "error", err)
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,8 +15,13 @@ const (
 	// DefaultPollInterval is the wait between polls that returned less than a full batch, and
 	// the period of the shared per-database head probe.
 	DefaultPollInterval = 500 * time.Millisecond
+	// MinPollInterval and MaxPollInterval bound WithPollInterval.
+	MinPollInterval = time.Millisecond
+	MaxPollInterval = time.Minute
 	// DefaultBatchLimit is the maximum number of changes one poll fetches.
 	DefaultBatchLimit = 1000
+	// MaxBatchLimit bounds WithBatchLimit (at least 1).
+	MaxBatchLimit = 100000
 	// DefaultCheckpointInterval is the quiet time after which a stream gets a Checkpoint when
 	// the request leaves checkpoint_interval unset.
 	DefaultCheckpointInterval = 10 * time.Second
@@ -27,7 +33,33 @@ const (
 	DefaultMaxSubscriptions = 1000
 	// DefaultMaxSelectors is the default limit of selectors in one SubscribeRequest.
 	DefaultMaxSelectors = 64
+	// MaxMaxSelectors bounds WithMaxSelectors (at least 1).
+	MaxMaxSelectors = 10000
+	// DefaultMaxSelectorBytes is the default limit of the encoded size of a request's
+	// selectors; MinMaxSelectorBytes and MaxMaxSelectorBytes bound WithMaxSelectorBytes.
+	DefaultMaxSelectorBytes = 64 << 10
+	MinMaxSelectorBytes     = 1 << 10
+	MaxMaxSelectorBytes     = 16 << 20
+	// MinMaxStreamAge is the shortest maximum stream age (WithMaxStreamAge); 0 means off.
+	MinMaxStreamAge = time.Second
 )
+
+// AdmissionRequest is what an admission function decides on.
+type AdmissionRequest struct {
+	// Method is the full gRPC method name, e.g.
+	// cdcstreamv1.ChangeStreamService_Subscribe_FullMethodName.
+	Method string
+	// Database is the validated, lower-cased database the call will read: the request's, its
+	// cursor's, or the server's default.
+	Database string
+}
+
+// Admission decides whether a validated call may proceed: authorisation by database and
+// per-principal limits (the principal comes from ctx, set by an authenticating interceptor).
+// It returns a release function, called once when the call ends (nil means nothing to
+// release), or an error wrapping ErrPermissionDenied or ErrTooManySubscriptions, whose text
+// becomes the status message. It must be safe for concurrent use.
+type Admission func(ctx context.Context, req AdmissionRequest) (release func(), err error)
 
 // Option configures a Server. Options are applied in order by New; the last one wins.
 type Option func(*options)
@@ -40,6 +72,10 @@ type options struct {
 	checkpointInterval time.Duration
 	maxSubscriptions   int
 	maxSelectors       int
+	maxSelectorBytes   int
+	maxStreamAge       time.Duration
+	admission          Admission
+	observers          observers
 	logger             *slog.Logger
 	clock              Clock
 }
@@ -52,6 +88,7 @@ func defaultOptions() options {
 		checkpointInterval: DefaultCheckpointInterval,
 		maxSubscriptions:   DefaultMaxSubscriptions,
 		maxSelectors:       DefaultMaxSelectors,
+		maxSelectorBytes:   DefaultMaxSelectorBytes,
 		logger:             slog.New(slog.DiscardHandler),
 		clock:              systemClock{},
 	}
@@ -96,6 +133,41 @@ func WithMaxSelectors(n int) Option {
 	return func(o *options) { o.maxSelectors = n }
 }
 
+// WithMaxSelectorBytes limits the encoded size of one request's selectors (all of them
+// together); larger ones are INVALID_ARGUMENT (reason INVALID_SELECTOR) before any Neo4j call,
+// so a client cannot make every poll carry megabytes of selector parameters. Names, keys and
+// element ids inside selectors are also limited to 1024 bytes each. Default 64 KiB; allowed
+// 1 KiB..16 MiB.
+func WithMaxSelectorBytes(n int) Option {
+	return func(o *options) { o.maxSelectorBytes = n }
+}
+
+// WithMaxStreamAge ends every Subscribe stream after about d (jittered by ±10 %): it sends a
+// final Checkpoint with its newest cursor and ends with UNAVAILABLE, reason STREAM_ROTATED
+// and RetryInfo 0s, so the client resumes at once, possibly on another replica behind a load
+// balancer. Default 0: streams never rotate; otherwise at least MinMaxStreamAge.
+func WithMaxStreamAge(d time.Duration) Option {
+	return func(o *options) { o.maxStreamAge = d }
+}
+
+// WithAdmission sets the function every Subscribe and GetCursor consults after validating the
+// request and before any Neo4j call or subscription slot (see Admission). Default: every call
+// is admitted. A nil function means the default.
+func WithAdmission(a Admission) Option {
+	return func(o *options) { o.admission = a }
+}
+
+// WithObserver adds an Observer of stream events (metrics); several may be added, and each
+// sees every event. The Server's own counters (Stats) are always kept. A nil Observer is
+// ignored.
+func WithObserver(obs Observer) Option {
+	return func(o *options) {
+		if obs != nil {
+			o.observers = append(o.observers, obs)
+		}
+	}
+}
+
 // WithLogger sets the logger. Client-caused stream ends are logged at Debug, server-side
 // failures at Warn or Error. Default: discard. A nil logger means the default.
 func WithLogger(l *slog.Logger) Option {
@@ -119,6 +191,24 @@ func WithClock(c Clock) Option {
 	}
 }
 
+// CheckOptions reports whether New would accept opts, with the error New would return. Flag
+// parsers use it so that their range checks are the server's own.
+func CheckOptions(opts ...Option) error {
+	o := applyOptions(opts)
+	return o.validate()
+}
+
+// applyOptions applies opts, in order, to the defaults.
+func applyOptions(opts []Option) options {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
 // validate reports the first invalid option and normalises the default database name.
 func (o *options) validate() error {
 	var errs []error
@@ -127,11 +217,11 @@ func (o *options) validate() error {
 	} else {
 		errs = append(errs, fmt.Errorf("default database %q is not a valid database name", o.defaultDatabase))
 	}
-	if o.pollInterval < time.Millisecond || o.pollInterval > time.Minute {
-		errs = append(errs, fmt.Errorf("poll interval %v outside 1ms..1m", o.pollInterval))
+	if o.pollInterval < MinPollInterval || o.pollInterval > MaxPollInterval {
+		errs = append(errs, fmt.Errorf("poll interval %v outside %v..%v", o.pollInterval, MinPollInterval, MaxPollInterval))
 	}
-	if o.batchLimit < 1 || o.batchLimit > 100000 {
-		errs = append(errs, fmt.Errorf("batch limit %d outside 1..100000", o.batchLimit))
+	if o.batchLimit < 1 || o.batchLimit > MaxBatchLimit {
+		errs = append(errs, fmt.Errorf("batch limit %d outside 1..%d", o.batchLimit, MaxBatchLimit))
 	}
 	if o.checkpointInterval < MinCheckpointInterval || o.checkpointInterval > MaxCheckpointInterval {
 		errs = append(errs, fmt.Errorf("default checkpoint interval %v outside %v..%v",
@@ -140,8 +230,14 @@ func (o *options) validate() error {
 	if o.maxSubscriptions < 1 {
 		errs = append(errs, fmt.Errorf("max subscriptions %d is less than 1", o.maxSubscriptions))
 	}
-	if o.maxSelectors < 1 || o.maxSelectors > 10000 {
-		errs = append(errs, fmt.Errorf("max selectors %d outside 1..10000", o.maxSelectors))
+	if o.maxSelectors < 1 || o.maxSelectors > MaxMaxSelectors {
+		errs = append(errs, fmt.Errorf("max selectors %d outside 1..%d", o.maxSelectors, MaxMaxSelectors))
+	}
+	if o.maxSelectorBytes < MinMaxSelectorBytes || o.maxSelectorBytes > MaxMaxSelectorBytes {
+		errs = append(errs, fmt.Errorf("max selector bytes %d outside %d..%d", o.maxSelectorBytes, MinMaxSelectorBytes, MaxMaxSelectorBytes))
+	}
+	if o.maxStreamAge != 0 && o.maxStreamAge < MinMaxStreamAge {
+		errs = append(errs, fmt.Errorf("max stream age %v: must be 0 (off) or at least %v", o.maxStreamAge, MinMaxStreamAge))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("server: invalid options: %w", err)

@@ -33,7 +33,7 @@ type pollResult struct {
 type poller struct {
 	src       Source
 	clock     Clock
-	obs       observer
+	obs       Observer
 	log       *slog.Logger
 	database  string
 	selectors []*cdcstreamv1.Selector
@@ -102,8 +102,8 @@ func (p *poller) poll(ctx context.Context, cursor string) (Batch, error) {
 	backoff := p.interval
 	for {
 		start := p.clock.Now()
-		b, err := p.src.Poll(ctx, p.database, cursor, p.selectors, p.limit)
-		p.obs.polled(p.database, len(b.Changes), p.clock.Now().Sub(start), err)
+		b, err := p.src.Poll(ctx, PollRequest{Database: p.database, From: cursor, Selectors: p.selectors, Limit: p.limit})
+		p.obs.Polled(p.database, len(b.Changes), p.clock.Now().Sub(start), err)
 		if err == nil || !errors.Is(err, ErrFutureCursor) || ctx.Err() != nil {
 			return b, err
 		}
@@ -129,8 +129,8 @@ func (p *poller) wait(ctx context.Context, lastCurrent string) error {
 	if !known || head != lastCurrent {
 		return p.sleep(ctx, p.interval)
 	}
-	p.obs.idle(p.database, 1)
-	defer p.obs.idle(p.database, -1)
+	p.obs.Idle(p.database, 1)
+	defer p.obs.Idle(p.database, -1)
 	for {
 		select {
 		case <-ctx.Done():
@@ -163,8 +163,8 @@ func (p *poller) handoff(ctx context.Context, r pollResult) error {
 		return nil
 	default:
 	}
-	p.obs.handoffWaiting(p.database, 1)
-	defer p.obs.handoffWaiting(p.database, -1)
+	p.obs.HandoffWaiting(p.database, 1)
+	defer p.obs.HandoffWaiting(p.database, -1)
 	select {
 	case p.out <- r:
 		return nil

@@ -15,11 +15,14 @@ type sender struct {
 	// send writes one message to the client (stream.Send, or a recorder in tests).
 	send     func(*cdcstreamv1.SubscribeResponse) error
 	clock    Clock
-	obs      observer
+	obs      Observer
 	database string
 	interval time.Duration
 	// shutdown is closed when the server shuts down: send a final checkpoint and end.
 	shutdown <-chan struct{}
+	// maxAge, when positive, rotates the stream after about that long: a final checkpoint,
+	// then errStreamRotated (WithMaxStreamAge).
+	maxAge time.Duration
 }
 
 // jittered returns d scaled by a random factor in [0.9, 1.1), so that many streams opened
@@ -40,6 +43,13 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 	}
 	timer := s.clock.NewTimer(jittered(s.interval))
 	defer func() { timer.Stop() }()
+	// rotate fires once the stream reached its maximum age; nil (never) without one.
+	var rotate <-chan time.Time
+	if s.maxAge > 0 {
+		age := s.clock.NewTimer(jittered(s.maxAge))
+		defer age.Stop()
+		rotate = age.C()
+	}
 	rearm := func() {
 		timer.Stop()
 		timer = s.clock.NewTimer(jittered(s.interval))
@@ -49,10 +59,9 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case <-s.shutdown:
-			if err := s.checkpoint(newest); err != nil {
-				return err
-			}
-			return errShuttingDown
+			return s.final(newest, errShuttingDown)
+		case <-rotate:
+			return s.final(newest, errStreamRotated)
 		case r := <-in:
 			if r.err != nil {
 				return r.err
@@ -62,13 +71,17 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 				if err := s.send(msg); err != nil {
 					return err
 				}
-				s.obs.sent(s.database, false)
+				var commit time.Time
+				if ts := ev.GetMetadata().GetTxCommitTime(); ts != nil {
+					commit = ts.AsTime()
+				}
+				s.obs.ChangeSent(s.database, commit)
 			}
 			newest = r.position
 			if len(r.changes) > 0 {
 				rearm()
 			}
-			s.obs.batchSent(s.database)
+			s.obs.BatchSent(s.database)
 		case <-timer.C():
 			if err := s.checkpoint(newest); err != nil {
 				return err
@@ -76,6 +89,15 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 			rearm()
 		}
 	}
+}
+
+// final ends the stream on the server's initiative (shutdown, rotation): a last Checkpoint
+// at the newest cursor, so the client resumes exactly there, then end.
+func (s *sender) final(newest string, end error) error {
+	if err := s.checkpoint(newest); err != nil {
+		return err
+	}
+	return end
 }
 
 // checkpoint sends a Checkpoint at cursor id.
@@ -88,6 +110,6 @@ func (s *sender) checkpoint(id string) error {
 	if err := s.send(msg); err != nil {
 		return err
 	}
-	s.obs.sent(s.database, true)
+	s.obs.CheckpointSent(s.database)
 	return nil
 }

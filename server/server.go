@@ -15,14 +15,16 @@ import (
 // concurrent use. Create it with New, register it with Register, and call Shutdown before
 // stopping the gRPC server.
 type Server struct {
-	cdcstreamv1.UnimplementedChangeStreamServiceServer
+	// UnsafeChangeStreamServiceServer opts out of forward compatibility: a method added to the
+	// service fails to compile here until it is implemented, so the assertion below can fail.
+	cdcstreamv1.UnsafeChangeStreamServiceServer
 
 	src   Source
 	opts  options
 	log   *slog.Logger
 	heads *heads
 	stats *counters
-	obs   observer
+	obs   Observer
 
 	// mu protects active, shuttingDown and drained's closing.
 	mu sync.Mutex
@@ -48,12 +50,7 @@ func New(src Source, opts ...Option) (*Server, error) {
 	if src == nil {
 		return nil, errors.New("server: nil Source")
 	}
-	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	o := applyOptions(opts)
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -63,7 +60,7 @@ func New(src Source, opts ...Option) (*Server, error) {
 		opts:     o,
 		log:      o.logger,
 		stats:    stats,
-		obs:      stats,
+		obs:      append(observers{stats}, o.observers...),
 		shutdown: make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
@@ -128,7 +125,7 @@ func (s *Server) acquireSlot() error {
 		return errShuttingDown
 	}
 	if s.active >= s.opts.maxSubscriptions {
-		return errTooManySubscriptions
+		return errServerFull
 	}
 	s.active++
 	return nil
@@ -150,7 +147,23 @@ func (s *Server) GetCursor(ctx context.Context, req *cdcstreamv1.GetCursorReques
 	if err != nil {
 		return nil, s.finish(ctx, "GetCursor", "", err).Err()
 	}
+	release, err := s.admit(ctx, cdcstreamv1.ChangeStreamService_GetCursor_FullMethodName, database)
+	if err != nil {
+		return nil, s.finish(ctx, "GetCursor", database, err).Err()
+	}
+	defer release()
+	id, err := s.position(ctx, database, earliest)
+	if err != nil {
+		return nil, s.finish(ctx, "GetCursor", database, err).Err()
+	}
+	return &cdcstreamv1.GetCursorResponse{Cursor: &cdcstreamv1.Cursor{Id: id, Database: database}}, nil
+}
+
+// position resolves a named position of database, the head (Source.Current) or the earliest
+// retained change (Source.Earliest), for Subscribe and GetCursor alike.
+func (s *Server) position(ctx context.Context, database string, earliest bool) (string, error) {
 	var id string
+	var err error
 	if earliest {
 		id, err = s.src.Earliest(ctx, database)
 	} else {
@@ -159,8 +172,20 @@ func (s *Server) GetCursor(ctx context.Context, req *cdcstreamv1.GetCursorReques
 	if err == nil && id == "" {
 		err = errEmptyID
 	}
-	if err != nil {
-		return nil, s.finish(ctx, "GetCursor", database, err).Err()
+	return id, err
+}
+
+// admit consults the admission function (WithAdmission). The release it returns is never nil.
+func (s *Server) admit(ctx context.Context, method, database string) (release func(), err error) {
+	if s.opts.admission == nil {
+		return func() {}, nil
 	}
-	return &cdcstreamv1.GetCursorResponse{Cursor: &cdcstreamv1.Cursor{Id: id, Database: database}}, nil
+	release, err = s.opts.admission(ctx, AdmissionRequest{Method: method, Database: database})
+	if err != nil {
+		return nil, err
+	}
+	if release == nil {
+		release = func() {}
+	}
+	return release, nil
 }

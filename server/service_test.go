@@ -91,7 +91,7 @@ func TestServiceErrorDetailsCrossTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = stream.Recv()
-	wantStatus(t, err, codes.InvalidArgument, server.ReasonInvalidSelector)
+	wantStatus(t, err, codes.InvalidArgument, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String())
 	if _, _, _, bad := statusInfo(t, err); bad.GetFieldViolations()[0].GetField() != "selectors[0].relationship.end.labels[1]" {
 		t.Fatalf("BadRequest %v", bad)
 	}
@@ -101,13 +101,13 @@ func TestServiceErrorDetailsCrossTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = stream.Recv()
-	info := wantStatus(t, err, codes.OutOfRange, server.ReasonCursorExpired)
+	info := wantStatus(t, err, codes.OutOfRange, cdcstreamv1.ErrorReason_CURSOR_EXPIRED.String())
 	if info.GetMetadata()[server.MetadataEarliestCursor] != servertest.ID(db, 2) {
 		t.Fatalf("metadata %v", info.GetMetadata())
 	}
 
 	_, err = client.GetCursor(h.ctx, &cdcstreamv1.GetCursorRequest{Database: "missing"})
-	wantStatus(t, err, codes.NotFound, server.ReasonDatabaseNotFound)
+	wantStatus(t, err, codes.NotFound, cdcstreamv1.ErrorReason_DATABASE_NOT_FOUND.String())
 }
 
 func TestServiceShutdown(t *testing.T) {
@@ -134,14 +134,14 @@ func TestServiceShutdown(t *testing.T) {
 		t.Fatalf("final checkpoint at %q, want %q", got, start)
 	}
 	_, err = stream.Recv()
-	wantStatus(t, err, codes.Unavailable, server.ReasonServerShuttingDown)
+	wantStatus(t, err, codes.Unavailable, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN.String())
 
 	stream, err = client.Subscribe(h.ctx, now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = stream.Recv()
-	wantStatus(t, err, codes.Unavailable, server.ReasonServerShuttingDown)
+	wantStatus(t, err, codes.Unavailable, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN.String())
 }
 
 // TestServiceSlowClientBoundsPolling: a client that never reads fills the HTTP/2 windows;

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"testing"
 
 	"github.com/cdcstream/cdcstream/server"
@@ -26,14 +27,14 @@ func TestShutdownSendsFinalCheckpointThenUnavailable(t *testing.T) {
 		s    *sub
 		want string
 	}{"idle": {idle, servertest.ID(db, 3)}, "busy": {busy, ids[2]}} {
-		wantStatus(t, tc.s.result(t, h.ctx), codes.Unavailable, server.ReasonServerShuttingDown)
+		wantStatus(t, tc.s.result(t, h.ctx), codes.Unavailable, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN.String())
 		msgs := tc.s.rec.messages()
 		if got := checkpointID(t, msgs[len(msgs)-1]); got != tc.want {
 			t.Fatalf("%s: final checkpoint at %q, want %q", name, got, tc.want)
 		}
 	}
 	err := h.srv.SubscribeSend(h.ctx, now(), newRecorder().send)
-	wantStatus(t, err, codes.Unavailable, server.ReasonServerShuttingDown)
+	wantStatus(t, err, codes.Unavailable, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN.String())
 	if err := h.srv.Ready(h.ctx); err == nil {
 		t.Fatal("Ready after Shutdown")
 	}
@@ -85,7 +86,7 @@ func TestShutdownAbortsStartResolution(t *testing.T) {
 	if err := h.srv.Shutdown(h.ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	wantStatus(t, s.result(t, h.ctx), codes.Unavailable, server.ReasonServerShuttingDown)
+	wantStatus(t, s.result(t, h.ctx), codes.Unavailable, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN.String())
 	if msgs := s.rec.messages(); len(msgs) != 0 {
 		t.Fatalf("messages without a start cursor: %v", msgs)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -29,13 +30,18 @@ func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 	if err != nil {
 		return s.finish(ctx, "Subscribe", "", err).Err()
 	}
+	release, err := s.admit(ctx, cdcstreamv1.ChangeStreamService_Subscribe_FullMethodName, p.database)
+	if err != nil {
+		return s.finish(ctx, "Subscribe", p.database, err).Err()
+	}
+	defer release()
 	if err := s.acquireSlot(); err != nil {
 		return s.finish(ctx, "Subscribe", p.database, err).Err()
 	}
 	defer s.releaseSlot()
-	s.obs.subscriptionStarted(p.database)
+	s.obs.StreamStarted(p.database)
 	st := s.finish(ctx, "Subscribe", p.database, s.run(ctx, p, send))
-	s.obs.subscriptionEnded(p.database, st.Code())
+	s.obs.StreamEnded(p.database, st.Code(), statusReason(st))
 	return st.Err()
 }
 
@@ -69,7 +75,7 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 		pl.run(ctx, cursor, atHead)
 	}()
 	sd := &sender{send: send, clock: s.opts.clock, obs: s.obs, database: p.database,
-		interval: p.checkpointInterval, shutdown: s.shutdown}
+		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge}
 	err = sd.run(ctx, results, cursor, p.start != startCursor)
 	cancel(errSubscriptionEnded)
 	<-pollerDone
@@ -86,18 +92,12 @@ func (s *Server) resolveStart(ctx context.Context, p subscribeParams) (cursor st
 	defer cancel(nil)
 	stop := context.AfterFunc(s.shutdownCtx, func() { cancel(errShuttingDown) })
 	defer stop()
-	if p.start == startNow {
-		cursor, err = s.src.Current(ctx, p.database)
-	} else {
-		cursor, err = s.src.Earliest(ctx, p.database)
-	}
+	cursor, err = s.position(ctx, p.database, p.start == startEarliest)
 	switch {
 	case errors.Is(context.Cause(ctx), errShuttingDown):
 		return "", false, errShuttingDown
 	case err != nil:
 		return "", false, err
-	case cursor == "":
-		return "", false, errEmptyID
 	}
 	return cursor, p.start == startNow, nil
 }
@@ -120,20 +120,31 @@ func (s *Server) finish(ctx context.Context, rpc, database string, err error) *s
 			s.log.Warn("server: cannot read the earliest cursor for CURSOR_EXPIRED", "database", database, "error", eerr)
 		}
 	}
-	st := toStatus(dbErr)
-	level := slog.LevelWarn
+	st := Status(dbErr)
+	reason := statusReason(st)
+	level, msg := slog.LevelWarn, "server: rpc ended"
+	switch reason {
+	case cdcstreamv1.ErrorReason_STREAM_ROTATED:
+		level, msg = slog.LevelInfo, "server: stream rotated"
+	case cdcstreamv1.ErrorReason_NEO4J_AUTH, cdcstreamv1.ErrorReason_INTERNAL:
+		level = slog.LevelError
+	}
 	switch st.Code() {
 	case codes.Canceled, codes.DeadlineExceeded, codes.InvalidArgument, codes.OutOfRange,
 		codes.NotFound, codes.FailedPrecondition:
 		level = slog.LevelDebug
-	case codes.Internal:
-		level = slog.LevelError
-	case codes.Unavailable:
-		if errors.Is(err, ErrNeo4jAuth) {
-			level = slog.LevelError
+	}
+	s.log.Log(context.WithoutCancel(ctx), level, msg, "rpc", rpc, "database", database,
+		"code", st.Code().String(), "reason", reason.String(), "error", err)
+	return st
+}
+
+// statusReason is the ErrorInfo reason of a status Status built (UNSPECIFIED for none).
+func statusReason(st *status.Status) cdcstreamv1.ErrorReason {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == ErrorDomain {
+			return cdcstreamv1.ErrorReason(cdcstreamv1.ErrorReason_value[info.GetReason()])
 		}
 	}
-	s.log.Log(context.WithoutCancel(ctx), level, "server: rpc ended", "rpc", rpc, "database", database,
-		"code", st.Code().String(), "error", err)
-	return st
+	return cdcstreamv1.ErrorReason_ERROR_REASON_UNSPECIFIED
 }

@@ -213,7 +213,7 @@ func TestMaxSubscriptions(t *testing.T) {
 	b := h.subscribe(now(), nil)
 	b.rec.wait(t, h.ctx, 1)
 	err := h.srv.SubscribeSend(h.ctx, now(), newRecorder().send)
-	wantStatus(t, err, 8 /* RESOURCE_EXHAUSTED */, server.ReasonTooManySubscriptions)
+	wantStatus(t, err, 8 /* RESOURCE_EXHAUSTED */, cdcstreamv1.ErrorReason_TOO_MANY_SUBSCRIPTIONS.String())
 	if _, _, retry, _ := statusInfo(t, err); retry.GetRetryDelay().AsDuration() <= 0 {
 		t.Fatalf("no RetryInfo in %v", err)
 	}

@@ -5,9 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
 )
 
 // Validation limits.
@@ -18,7 +20,39 @@ const (
 	maxCursorIDLen = 1024
 	// maxValueDepth bounds the nesting of list and map values in selectors.
 	maxValueDepth = 32
+	// maxNameLen bounds a label, type, property name, map key or element id in a selector.
+	maxNameLen = 1024
+	// maxEchoLen bounds how much of a client's string a field path or message repeats, so that
+	// an error always fits in a peer's header limit (8 KiB in Netty and many proxies).
+	maxEchoLen = 64
+	// maxFieldLen and maxDescriptionLen bound each BadRequest violation.
+	maxFieldLen       = 512
+	maxDescriptionLen = 512
 )
+
+// echo quotes a client's string for a field path, cut to maxEchoLen bytes (on a rune
+// boundary) with an ellipsis.
+func echo(s string) string {
+	if len(s) <= maxEchoLen {
+		return strconv.Quote(s)
+	}
+	cut := maxEchoLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}
+
+// truncate cuts s to n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
 
 // startKind says where a subscription starts.
 type startKind int
@@ -40,17 +74,17 @@ type subscribeParams struct {
 
 // violations collects field violations; the first one decides the ErrorInfo reason.
 type violations struct {
-	reason string
+	reason cdcstreamv1.ErrorReason
 	list   []*errdetails.BadRequest_FieldViolation
 }
 
-func (v *violations) add(reason, field, format string, args ...any) {
-	if v.reason == "" {
+func (v *violations) add(reason cdcstreamv1.ErrorReason, field, format string, args ...any) {
+	if v.reason == cdcstreamv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
 		v.reason = reason
 	}
 	if len(v.list) < maxViolations {
 		v.list = append(v.list, &errdetails.BadRequest_FieldViolation{
-			Field: field, Description: fmt.Sprintf(format, args...)})
+			Field: truncate(field, maxFieldLen), Description: truncate(fmt.Sprintf(format, args...), maxDescriptionLen)})
 	}
 }
 
@@ -112,7 +146,7 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 		if name, ok := normaliseDatabase(req.GetDatabase()); ok {
 			reqDB = name
 		} else {
-			vs.add(ReasonInvalidRequest, "database", "database name %s", databaseRule)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_REQUEST, "database", "database name %s", databaseRule)
 		}
 	}
 
@@ -127,27 +161,27 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 		case cdcstreamv1.StartPosition_START_POSITION_EARLIEST:
 			p.start = startEarliest
 		default:
-			vs.add(ReasonInvalidRequest, "position", "unknown start position %d", int32(start.Position))
+			vs.add(cdcstreamv1.ErrorReason_INVALID_REQUEST, "position", "unknown start position %d", int32(start.Position))
 		}
 	case *cdcstreamv1.SubscribeRequest_FromCursor:
 		p.start = startCursor
 		c := start.FromCursor
 		switch {
 		case c == nil:
-			vs.add(ReasonInvalidCursor, "from_cursor", "cursor must be set when from_cursor is chosen")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_CURSOR, "from_cursor", "cursor must be set when from_cursor is chosen")
 		case c.GetId() == "":
-			vs.add(ReasonInvalidCursor, "from_cursor.id", "cursor id must not be empty")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_CURSOR, "from_cursor.id", "cursor id must not be empty")
 		case !validCursorID(c.GetId()):
-			vs.add(ReasonInvalidCursor, "from_cursor.id",
+			vs.add(cdcstreamv1.ErrorReason_INVALID_CURSOR, "from_cursor.id",
 				"cursor id must be a Neo4j change identifier (base64url, at most %d characters)", maxCursorIDLen)
 		default:
 			p.cursor = c.GetId()
 		}
 		if c.GetDatabase() != "" {
 			if name, ok := normaliseDatabase(c.GetDatabase()); !ok {
-				vs.add(ReasonInvalidCursor, "from_cursor.database", "database name %s", databaseRule)
+				vs.add(cdcstreamv1.ErrorReason_INVALID_CURSOR, "from_cursor.database", "database name %s", databaseRule)
 			} else if reqDB != "" && name != reqDB {
-				vs.add(ReasonInvalidCursor, "from_cursor.database",
+				vs.add(cdcstreamv1.ErrorReason_INVALID_CURSOR, "from_cursor.database",
 					"cursor belongs to database %q, not to the requested database %q", name, reqDB)
 			} else {
 				cursorDB = name
@@ -165,9 +199,9 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 
 	if ci := req.GetCheckpointInterval(); ci != nil {
 		if err := ci.CheckValid(); err != nil {
-			vs.add(ReasonInvalidRequest, "checkpoint_interval", "malformed duration: %v", err)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_REQUEST, "checkpoint_interval", "malformed duration: %v", err)
 		} else if d := ci.AsDuration(); d < MinCheckpointInterval || d > MaxCheckpointInterval {
-			vs.add(ReasonInvalidRequest, "checkpoint_interval", "checkpoint interval %v outside %v..%v",
+			vs.add(cdcstreamv1.ErrorReason_INVALID_REQUEST, "checkpoint_interval", "checkpoint interval %v outside %v..%v",
 				d, MinCheckpointInterval, MaxCheckpointInterval)
 		} else {
 			p.checkpointInterval = d
@@ -175,9 +209,16 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 	}
 
 	sels := req.GetSelectors()
-	if len(sels) > o.maxSelectors {
-		vs.add(ReasonInvalidSelector, "selectors", "%d selectors exceed the limit of %d", len(sels), o.maxSelectors)
-	} else {
+	size := 0
+	for _, s := range sels {
+		size += proto.Size(s)
+	}
+	switch {
+	case len(sels) > o.maxSelectors:
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, "selectors", "%d selectors exceed the limit of %d", len(sels), o.maxSelectors)
+	case size > o.maxSelectorBytes:
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, "selectors", "selectors of %d bytes exceed the limit of %d bytes", size, o.maxSelectorBytes)
+	default:
 		for i, s := range sels {
 			validateSelector(s, "selectors["+strconv.Itoa(i)+"]", &vs)
 		}
@@ -195,7 +236,7 @@ func validateGetCursor(req *cdcstreamv1.GetCursorRequest, o *options) (database 
 		if name, ok := normaliseDatabase(req.GetDatabase()); ok {
 			database = name
 		} else {
-			vs.add(ReasonInvalidRequest, "database", "database name %s", databaseRule)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_REQUEST, "database", "database name %s", databaseRule)
 		}
 	}
 	switch req.GetPosition() {
@@ -203,7 +244,7 @@ func validateGetCursor(req *cdcstreamv1.GetCursorRequest, o *options) (database 
 	case cdcstreamv1.StartPosition_START_POSITION_EARLIEST:
 		earliest = true
 	default:
-		vs.add(ReasonInvalidRequest, "position", "unknown start position %d", int32(req.GetPosition()))
+		vs.add(cdcstreamv1.ErrorReason_INVALID_REQUEST, "position", "unknown start position %d", int32(req.GetPosition()))
 	}
 	return database, earliest, vs.err()
 }

@@ -16,21 +16,26 @@ func validateSelector(s *cdcstreamv1.Selector, field string, vs *violations) {
 		e := k.Entity
 		f := field + ".entity"
 		validateCommon(f, e.GetOperation(), e.GetChangesTo(), e.GetTxMetadata(), vs)
+		validateLengths(f, vs, "executing_user", e.GetExecutingUser(), "authenticated_user", e.GetAuthenticatedUser())
 	case *cdcstreamv1.Selector_Node:
 		n := k.Node
 		f := field + ".node"
 		validateCommon(f, n.GetOperation(), n.GetChangesTo(), n.GetTxMetadata(), vs)
+		validateLengths(f, vs, "executing_user", n.GetExecutingUser(), "authenticated_user", n.GetAuthenticatedUser(),
+			"element_id", n.GetElementId())
 		validateNames(f+".labels", n.GetLabels(), "label", vs)
 		validateValueMap(f+".key", n.GetKey(), true, vs)
 	case *cdcstreamv1.Selector_Relationship:
 		r := k.Relationship
 		f := field + ".relationship"
 		validateCommon(f, r.GetOperation(), r.GetChangesTo(), r.GetTxMetadata(), vs)
+		validateLengths(f, vs, "executing_user", r.GetExecutingUser(), "authenticated_user", r.GetAuthenticatedUser(),
+			"element_id", r.GetElementId(), "type", r.GetType())
 		validateNodeMatcher(f+".start", r.GetStart(), vs)
 		validateNodeMatcher(f+".end", r.GetEnd(), vs)
 		validateValueMap(f+".key", r.GetKey(), true, vs)
 	default:
-		vs.add(ReasonInvalidSelector, field, "exactly one of entity, node or relationship must be set")
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "exactly one of entity, node or relationship must be set")
 	}
 }
 
@@ -38,18 +43,35 @@ func validateSelector(s *cdcstreamv1.Selector, field string, vs *violations) {
 func validateCommon(field string, op cdcstreamv1.Operation, changesTo []string,
 	txMetadata map[string]*cdcstreamv1.Value, vs *violations) {
 	if _, known := cdcstreamv1.Operation_name[int32(op)]; !known {
-		vs.add(ReasonInvalidSelector, field+".operation", "unknown operation %d", int32(op))
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".operation", "unknown operation %d", int32(op))
 	}
 	validateNames(field+".changes_to", changesTo, "property name", vs)
 	validateValueMap(field+".tx_metadata", txMetadata, false, vs)
 }
 
-// validateNames rejects empty strings in a list of names.
+// validateNames rejects empty and overlong strings in a list of names.
 func validateNames(field string, names []string, what string, vs *violations) {
 	for i, n := range names {
-		if n == "" {
-			vs.add(ReasonInvalidSelector, field+"["+strconv.Itoa(i)+"]", "%s must not be empty", what)
+		validateName(field+"["+strconv.Itoa(i)+"]", n, what, vs)
+	}
+}
+
+// validateLengths rejects overlong optional strings, given as name, value pairs.
+func validateLengths(field string, vs *violations, pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if v := pairs[i+1]; len(v) > maxNameLen {
+			validateName(field+"."+pairs[i], v, pairs[i], vs)
 		}
+	}
+}
+
+// validateName rejects an empty or overlong name.
+func validateName(field, name, what string, vs *violations) {
+	switch {
+	case name == "":
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "%s must not be empty", what)
+	case len(name) > maxNameLen:
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "%s of %d bytes exceeds the limit of %d bytes", what, len(name), maxNameLen)
 	}
 }
 
@@ -58,6 +80,7 @@ func validateNodeMatcher(field string, m *cdcstreamv1.NodeMatcher, vs *violation
 	if m == nil {
 		return
 	}
+	validateLengths(field, vs, "element_id", m.GetElementId())
 	validateNames(field+".labels", m.GetLabels(), "label", vs)
 	validateValueMap(field+".key", m.GetKey(), true, vs)
 }
@@ -71,9 +94,9 @@ func validateValueMap(field string, m map[string]*cdcstreamv1.Value, properties 
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		f := field + "[" + strconv.Quote(k) + "]"
-		if k == "" {
-			vs.add(ReasonInvalidSelector, f, "key must not be empty")
+		f := field + "[" + echo(k) + "]"
+		if k == "" || len(k) > maxNameLen {
+			validateName(f, k, "key", vs)
 			continue
 		}
 		validateValue(f, m[k], properties, 0, vs)
@@ -85,10 +108,12 @@ func validateValueMap(field string, m map[string]*cdcstreamv1.Value, properties 
 // range, points have a known CRS with matching dimension, and nesting is bounded.
 func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int, vs *violations) {
 	if depth > maxValueDepth {
-		vs.add(ReasonInvalidSelector, field, "values nest deeper than %d levels", maxValueDepth)
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "values nest deeper than %d levels", maxValueDepth)
 		return
 	}
-	bad := func(format string, args ...any) { vs.add(ReasonInvalidSelector, field, format, args...) }
+	bad := func(format string, args ...any) {
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, format, args...)
+	}
 	switch k := v.GetKind().(type) {
 	case nil:
 		bad("value must have a kind")
@@ -116,7 +141,12 @@ func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int,
 		}
 		sort.Strings(keys)
 		for _, key := range keys {
-			validateValue(field+".map_value.fields["+strconv.Quote(key)+"]", m[key], property, depth+1, vs)
+			f := field + ".map_value.fields[" + echo(key) + "]"
+			if len(key) > maxNameLen {
+				validateName(f, key, "key", vs)
+				continue
+			}
+			validateValue(f, m[key], property, depth+1, vs)
 		}
 	case *cdcstreamv1.Value_DateValue:
 		validateDate(field+".date_value", k.DateValue, vs)
@@ -134,23 +164,27 @@ func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int,
 		f := field + ".date_time_value"
 		dt := k.DateTimeValue
 		if ts := dt.GetInstant(); ts == nil {
-			vs.add(ReasonInvalidSelector, f+".instant", "instant must be set")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".instant", "instant must be set")
 		} else if ts.GetNanos() < 0 || ts.GetNanos() > 999_999_999 {
-			vs.add(ReasonInvalidSelector, f+".instant.nanos", "nanos %d outside 0..999999999", ts.GetNanos())
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".instant.nanos", "nanos %d outside 0..999999999", ts.GetNanos())
+		} else if ts.GetSeconds() < minInstantSeconds || ts.GetSeconds() > maxInstantSeconds {
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".instant.seconds", "seconds %d outside Neo4j's DateTime range", ts.GetSeconds())
 		}
 		switch z := dt.GetZone().(type) {
 		case nil:
-			vs.add(ReasonInvalidSelector, f, "exactly one of offset_seconds or zone_id must be set")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f, "exactly one of offset_seconds or zone_id must be set")
 		case *cdcstreamv1.DateTime_OffsetSeconds:
 			validateOffset(f+".offset_seconds", z.OffsetSeconds, vs)
 		case *cdcstreamv1.DateTime_ZoneId:
 			if z.ZoneId == "" {
-				vs.add(ReasonInvalidSelector, f+".zone_id", "zone id must not be empty")
+				vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".zone_id", "zone id must not be empty")
+			} else if !knownZone(z.ZoneId) {
+				vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".zone_id", "unknown time zone %s (want an IANA zone id such as Europe/Stockholm)", echo(z.ZoneId))
 			}
 		}
 	case *cdcstreamv1.Value_DurationValue:
 		if n := k.DurationValue.GetNanos(); n < 0 || n > 999_999_999 {
-			vs.add(ReasonInvalidSelector, field+".duration_value.nanos", "nanos %d outside 0..999999999", n)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".duration_value.nanos", "nanos %d outside 0..999999999", n)
 		}
 	case *cdcstreamv1.Value_PointValue:
 		validatePoint(field+".point_value", k.PointValue, vs)
@@ -178,25 +212,25 @@ func validatePoint(field string, p *cdcstreamv1.Point, vs *violations) {
 	case sridWGS843D:
 		threeD, wgs = true, true
 	default:
-		vs.add(ReasonInvalidSelector, field+".srid", "unknown SRID %d (want 7203, 9157, 4326 or 4979)", p.GetSrid())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".srid", "unknown SRID %d (want 7203, 9157, 4326 or 4979)", p.GetSrid())
 		return
 	}
 	if p.Z != nil && !threeD {
-		vs.add(ReasonInvalidSelector, field+".z", "z is only allowed for 3D points (SRID 9157, 4979)")
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".z", "z is only allowed for 3D points (SRID 9157, 4979)")
 	}
 	if p.Z == nil && threeD {
-		vs.add(ReasonInvalidSelector, field+".z", "z is required for 3D points (SRID %d)", p.GetSrid())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".z", "z is required for 3D points (SRID %d)", p.GetSrid())
 	}
 	for _, c := range []struct {
 		name string
 		v    float64
 	}{{"x", p.GetX()}, {"y", p.GetY()}, {"z", p.GetZ()}} {
 		if math.IsNaN(c.v) || math.IsInf(c.v, 0) {
-			vs.add(ReasonInvalidSelector, field+"."+c.name, "coordinate must be finite")
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+"."+c.name, "coordinate must be finite")
 		}
 	}
 	if wgs && (p.GetY() < -90 || p.GetY() > 90) {
-		vs.add(ReasonInvalidSelector, field+".y", "WGS-84 latitude %v outside -90..90", p.GetY())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".y", "WGS-84 latitude %v outside -90..90", p.GetY())
 	}
 }
 
@@ -208,18 +242,18 @@ const (
 
 func validateDate(field string, d *cdcstreamv1.Date, vs *violations) {
 	if d == nil {
-		vs.add(ReasonInvalidSelector, field, "date must be set")
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "date must be set")
 		return
 	}
 	if d.GetYear() < minYear || d.GetYear() > maxYear {
-		vs.add(ReasonInvalidSelector, field+".year", "year %d outside Neo4j's range", d.GetYear())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".year", "year %d outside Neo4j's range", d.GetYear())
 	}
 	if d.GetMonth() < 1 || d.GetMonth() > 12 {
-		vs.add(ReasonInvalidSelector, field+".month", "month %d outside 1..12", d.GetMonth())
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".month", "month %d outside 1..12", d.GetMonth())
 		return
 	}
 	if max := daysIn(int64(d.GetYear()), d.GetMonth()); d.GetDay() < 1 || d.GetDay() > max {
-		vs.add(ReasonInvalidSelector, field+".day", "day %d outside 1..%d", d.GetDay(), max)
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+".day", "day %d outside 1..%d", d.GetDay(), max)
 	}
 }
 
@@ -240,12 +274,12 @@ func daysIn(year int64, month int32) int32 {
 
 func validateLocalTime(field string, t *cdcstreamv1.LocalTime, vs *violations) {
 	if t == nil {
-		vs.add(ReasonInvalidSelector, field, "time must be set")
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "time must be set")
 		return
 	}
 	check := func(name string, v, max int32) {
 		if v < 0 || v > max {
-			vs.add(ReasonInvalidSelector, field+"."+name, "%s %d outside 0..%d", name, v, max)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+"."+name, "%s %d outside 0..%d", name, v, max)
 		}
 	}
 	check("hour", t.GetHour(), 23)
@@ -259,6 +293,6 @@ const maxOffsetSeconds = 18 * 3600
 
 func validateOffset(field string, s int32, vs *violations) {
 	if s < -maxOffsetSeconds || s > maxOffsetSeconds {
-		vs.add(ReasonInvalidSelector, field, "offset %ds outside -18h..+18h", s)
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "offset %ds outside -18h..+18h", s)
 	}
 }

@@ -49,66 +49,66 @@ func TestValidateSubscribe(t *testing.T) {
 			{Kind: &cdcstreamv1.Selector_Relationship{Relationship: &cdcstreamv1.RelationshipSelector{Type: "KNOWS",
 				Start: &cdcstreamv1.NodeMatcher{Labels: []string{"Person"}}, End: &cdcstreamv1.NodeMatcher{ElementId: "4:x:1"}}}},
 		}}, "", ""},
-		{"bad database", &cdcstreamv1.SubscribeRequest{Database: "1db"}, ReasonInvalidRequest, "database"},
-		{"short database", &cdcstreamv1.SubscribeRequest{Database: "ab"}, ReasonInvalidRequest, "database"},
-		{"database with space", &cdcstreamv1.SubscribeRequest{Database: "my db"}, ReasonInvalidRequest, "database"},
-		{"database ends with dash", &cdcstreamv1.SubscribeRequest{Database: "abc-"}, ReasonInvalidRequest, "database"},
-		{"unknown position", &cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_Position{Position: 9}}, ReasonInvalidRequest, "position"},
-		{"nil cursor", &cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_FromCursor{}}, ReasonInvalidCursor, "from_cursor"},
-		{"empty cursor id", &cdcstreamv1.SubscribeRequest{Start: fromCursor("", "")}, ReasonInvalidCursor, "from_cursor.id"},
-		{"cursor id not base64url", &cdcstreamv1.SubscribeRequest{Start: fromCursor("ab/c+", "")}, ReasonInvalidCursor, "from_cursor.id"},
-		{"cursor id too long", &cdcstreamv1.SubscribeRequest{Start: fromCursor(strings.Repeat("A", 2000), "")}, ReasonInvalidCursor, "from_cursor.id"},
-		{"cursor of other database", &cdcstreamv1.SubscribeRequest{Database: "neo4j", Start: fromCursor("AAAA", "orders")}, ReasonInvalidCursor, "from_cursor.database"},
+		{"bad database", &cdcstreamv1.SubscribeRequest{Database: "1db"}, cdcstreamv1.ErrorReason_INVALID_REQUEST.String(), "database"},
+		{"short database", &cdcstreamv1.SubscribeRequest{Database: "ab"}, cdcstreamv1.ErrorReason_INVALID_REQUEST.String(), "database"},
+		{"database with space", &cdcstreamv1.SubscribeRequest{Database: "my db"}, cdcstreamv1.ErrorReason_INVALID_REQUEST.String(), "database"},
+		{"database ends with dash", &cdcstreamv1.SubscribeRequest{Database: "abc-"}, cdcstreamv1.ErrorReason_INVALID_REQUEST.String(), "database"},
+		{"unknown position", &cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_Position{Position: 9}}, cdcstreamv1.ErrorReason_INVALID_REQUEST.String(), "position"},
+		{"nil cursor", &cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_FromCursor{}}, cdcstreamv1.ErrorReason_INVALID_CURSOR.String(), "from_cursor"},
+		{"empty cursor id", &cdcstreamv1.SubscribeRequest{Start: fromCursor("", "")}, cdcstreamv1.ErrorReason_INVALID_CURSOR.String(), "from_cursor.id"},
+		{"cursor id not base64url", &cdcstreamv1.SubscribeRequest{Start: fromCursor("ab/c+", "")}, cdcstreamv1.ErrorReason_INVALID_CURSOR.String(), "from_cursor.id"},
+		{"cursor id too long", &cdcstreamv1.SubscribeRequest{Start: fromCursor(strings.Repeat("A", 2000), "")}, cdcstreamv1.ErrorReason_INVALID_CURSOR.String(), "from_cursor.id"},
+		{"cursor of other database", &cdcstreamv1.SubscribeRequest{Database: "neo4j", Start: fromCursor("AAAA", "orders")}, cdcstreamv1.ErrorReason_INVALID_CURSOR.String(), "from_cursor.database"},
 		{"cursor database case-insensitive", &cdcstreamv1.SubscribeRequest{Database: "Neo4j", Start: fromCursor("AAAA", "neo4j")}, "", ""},
-		{"cursor database malformed", &cdcstreamv1.SubscribeRequest{Start: fromCursor("AAAA", "x")}, ReasonInvalidCursor, "from_cursor.database"},
-		{"checkpoint too short", &cdcstreamv1.SubscribeRequest{CheckpointInterval: durationpb.New(999 * time.Millisecond)}, ReasonInvalidRequest, "checkpoint_interval"},
-		{"checkpoint too long", &cdcstreamv1.SubscribeRequest{CheckpointInterval: durationpb.New(5*time.Minute + 1)}, ReasonInvalidRequest, "checkpoint_interval"},
-		{"checkpoint malformed", &cdcstreamv1.SubscribeRequest{CheckpointInterval: &durationpb.Duration{Seconds: 2, Nanos: -1}}, ReasonInvalidRequest, "checkpoint_interval"},
-		{"selector without kind", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(nil), {}}}, ReasonInvalidSelector, "selectors[1]"},
-		{"unknown operation", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(&cdcstreamv1.NodeSelector{Operation: 7})}}, ReasonInvalidSelector, "selectors[0].node.operation"},
+		{"cursor database malformed", &cdcstreamv1.SubscribeRequest{Start: fromCursor("AAAA", "x")}, cdcstreamv1.ErrorReason_INVALID_CURSOR.String(), "from_cursor.database"},
+		{"checkpoint too short", &cdcstreamv1.SubscribeRequest{CheckpointInterval: durationpb.New(999 * time.Millisecond)}, cdcstreamv1.ErrorReason_INVALID_REQUEST.String(), "checkpoint_interval"},
+		{"checkpoint too long", &cdcstreamv1.SubscribeRequest{CheckpointInterval: durationpb.New(5*time.Minute + 1)}, cdcstreamv1.ErrorReason_INVALID_REQUEST.String(), "checkpoint_interval"},
+		{"checkpoint malformed", &cdcstreamv1.SubscribeRequest{CheckpointInterval: &durationpb.Duration{Seconds: 2, Nanos: -1}}, cdcstreamv1.ErrorReason_INVALID_REQUEST.String(), "checkpoint_interval"},
+		{"selector without kind", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(nil), {}}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), "selectors[1]"},
+		{"unknown operation", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(&cdcstreamv1.NodeSelector{Operation: 7})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), "selectors[0].node.operation"},
 		{"empty label", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(nil), nodeSel(nil),
-			nodeSel(&cdcstreamv1.NodeSelector{Labels: []string{""}})}}, ReasonInvalidSelector, "selectors[2].node.labels[0]"},
+			nodeSel(&cdcstreamv1.NodeSelector{Labels: []string{""}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), "selectors[2].node.labels[0]"},
 		{"empty changes_to", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{{Kind: &cdcstreamv1.Selector_Entity{
-			Entity: &cdcstreamv1.EntitySelector{ChangesTo: []string{"a", ""}}}}}}, ReasonInvalidSelector, "selectors[0].entity.changes_to[1]"},
+			Entity: &cdcstreamv1.EntitySelector{ChangesTo: []string{"a", ""}}}}}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), "selectors[0].entity.changes_to[1]"},
 		{"empty start label", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{{Kind: &cdcstreamv1.Selector_Relationship{
-			Relationship: &cdcstreamv1.RelationshipSelector{Start: &cdcstreamv1.NodeMatcher{Labels: []string{""}}}}}}}, ReasonInvalidSelector, "selectors[0].relationship.start.labels[0]"},
+			Relationship: &cdcstreamv1.RelationshipSelector{Start: &cdcstreamv1.NodeMatcher{Labels: []string{""}}}}}}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), "selectors[0].relationship.start.labels[0]"},
 		{"empty key name", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(&cdcstreamv1.NodeSelector{
-			Key: map[string]*cdcstreamv1.Value{"": testkit.String("x")}})}}, ReasonInvalidSelector, `selectors[0].node.key[""]`},
-		{"value without kind", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{})}}, ReasonInvalidSelector, `selectors[0].node.key["k"]`},
-		{"null key", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_NullValue{}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"]`},
-		{"NaN key", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_FloatValue{FloatValue: math.NaN()}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"]`},
-		{"map property", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_MapValue{MapValue: &cdcstreamv1.MapValue{}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"]`},
+			Key: map[string]*cdcstreamv1.Value{"": testkit.String("x")}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key[""]`},
+		{"value without kind", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"]`},
+		{"null key", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_NullValue{}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"]`},
+		{"NaN key", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_FloatValue{FloatValue: math.NaN()}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"]`},
+		{"map property", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_MapValue{MapValue: &cdcstreamv1.MapValue{}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"]`},
 		{"Feb 30", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateValue{
-			DateValue: &cdcstreamv1.Date{Year: 2023, Month: 2, Day: 29}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].date_value.day`},
+			DateValue: &cdcstreamv1.Date{Year: 2023, Month: 2, Day: 29}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].date_value.day`},
 		{"month 13", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateValue{
-			DateValue: &cdcstreamv1.Date{Year: 2023, Month: 13, Day: 1}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].date_value.month`},
+			DateValue: &cdcstreamv1.Date{Year: 2023, Month: 13, Day: 1}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].date_value.month`},
 		{"nanos out of range", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_LocalTimeValue{
-			LocalTimeValue: &cdcstreamv1.LocalTime{Nanos: 1_000_000_000}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].local_time_value.nanos`},
+			LocalTimeValue: &cdcstreamv1.LocalTime{Nanos: 1_000_000_000}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].local_time_value.nanos`},
 		{"time without local time", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_TimeValue{
-			TimeValue: &cdcstreamv1.Time{OffsetSeconds: 3600}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].time_value.local_time`},
+			TimeValue: &cdcstreamv1.Time{OffsetSeconds: 3600}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].time_value.local_time`},
 		{"offset too big", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_TimeValue{
-			TimeValue: &cdcstreamv1.Time{LocalTime: &cdcstreamv1.LocalTime{}, OffsetSeconds: 19 * 3600}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].time_value.offset_seconds`},
+			TimeValue: &cdcstreamv1.Time{LocalTime: &cdcstreamv1.LocalTime{}, OffsetSeconds: 19 * 3600}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].time_value.offset_seconds`},
 		{"datetime without zone", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateTimeValue{
-			DateTimeValue: &cdcstreamv1.DateTime{Instant: timestamppb.Now()}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].date_time_value`},
+			DateTimeValue: &cdcstreamv1.DateTime{Instant: timestamppb.Now()}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].date_time_value`},
 		{"datetime bad nanos", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateTimeValue{
 			DateTimeValue: &cdcstreamv1.DateTime{Instant: &timestamppb.Timestamp{Nanos: -1}, Zone: &cdcstreamv1.DateTime_ZoneId{ZoneId: "Europe/Stockholm"}}}})}},
-			ReasonInvalidSelector, `selectors[0].node.key["k"].date_time_value.instant.nanos`},
+			cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].date_time_value.instant.nanos`},
 		{"duration nanos", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DurationValue{
-			DurationValue: &cdcstreamv1.Duration{Nanos: -5}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].duration_value.nanos`},
+			DurationValue: &cdcstreamv1.Duration{Nanos: -5}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].duration_value.nanos`},
 		{"2D point with z", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_PointValue{
-			PointValue: &cdcstreamv1.Point{Srid: 7203, Z: &z}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].point_value.z`},
+			PointValue: &cdcstreamv1.Point{Srid: 7203, Z: &z}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].point_value.z`},
 		{"unknown srid", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_PointValue{
-			PointValue: &cdcstreamv1.Point{Srid: 1}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].point_value.srid`},
+			PointValue: &cdcstreamv1.Point{Srid: 1}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].point_value.srid`},
 		{"latitude", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_PointValue{
-			PointValue: &cdcstreamv1.Point{Srid: 4326, Y: 91}}})}}, ReasonInvalidSelector, `selectors[0].node.key["k"].point_value.y`},
+			PointValue: &cdcstreamv1.Point{Srid: 4326, Y: 91}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].point_value.y`},
 		{"null in list", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_ListValue{
 			ListValue: &cdcstreamv1.ListValue{Values: []*cdcstreamv1.Value{testkit.String("a"), {Kind: &cdcstreamv1.Value_NullValue{}}}}}})}},
-			ReasonInvalidSelector, `selectors[0].node.key["k"].list_value.values[1]`},
+			cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].list_value.values[1]`},
 		{"null in tx metadata map", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(&cdcstreamv1.NodeSelector{
 			TxMetadata: map[string]*cdcstreamv1.Value{"m": {Kind: &cdcstreamv1.Value_MapValue{MapValue: &cdcstreamv1.MapValue{
 				Fields: map[string]*cdcstreamv1.Value{"x": {}}}}}}})}},
-			ReasonInvalidSelector, `selectors[0].node.tx_metadata["m"].map_value.fields["x"]`},
-		{"too many selectors", &cdcstreamv1.SubscribeRequest{Selectors: make([]*cdcstreamv1.Selector, DefaultMaxSelectors+1)}, ReasonInvalidSelector, "selectors"},
+			cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.tx_metadata["m"].map_value.fields["x"]`},
+		{"too many selectors", &cdcstreamv1.SubscribeRequest{Selectors: make([]*cdcstreamv1.Selector, DefaultMaxSelectors+1)}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), "selectors"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +125,7 @@ func TestValidateSubscribe(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("err = %v, want *requestError", err)
 			}
-			if re.reason != tc.reason || re.violations[0].GetField() != tc.field {
+			if re.reason.String() != tc.reason || re.violations[0].GetField() != tc.field {
 				t.Fatalf("got reason %s field %q (%s), want %s %q", re.reason, re.violations[0].GetField(),
 					re.violations[0].GetDescription(), tc.reason, tc.field)
 			}
@@ -166,7 +166,7 @@ func TestValidateCollectsViolations(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatalf("err = %v", err)
 	}
-	if len(re.violations) != maxViolations || re.reason != ReasonInvalidRequest || re.violations[1].GetField() != "selectors[0]" {
+	if len(re.violations) != maxViolations || re.reason != cdcstreamv1.ErrorReason_INVALID_REQUEST || re.violations[1].GetField() != "selectors[0]" {
 		t.Fatalf("reason %s, %d violations, second %v", re.reason, len(re.violations), re.violations[1])
 	}
 }
@@ -235,11 +235,11 @@ func FuzzValidateSubscribeRequest(f *testing.F) {
 		p, err := validateSubscribe(req, &o)
 		if err != nil {
 			var re *requestError
-			if !errors.As(err, &re) || re.reason == "" || len(re.violations) == 0 || re.violations[0].GetField() == "" {
+			if !errors.As(err, &re) || re.reason == cdcstreamv1.ErrorReason_ERROR_REASON_UNSPECIFIED || len(re.violations) == 0 || re.violations[0].GetField() == "" {
 				t.Fatalf("malformed rejection %v", err)
 			}
-			if toStatus(err).Code() != codes.InvalidArgument {
-				t.Fatalf("rejection maps to %v", toStatus(err).Code())
+			if Status(err).Code() != codes.InvalidArgument {
+				t.Fatalf("rejection maps to %v", Status(err).Code())
 			}
 			return
 		}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cdcstream/cdcstream/server"
 )
 
 // config is everything cdcstreamd is told by flags and environment variables.
@@ -24,6 +26,7 @@ type config struct {
 	batchLimit         int
 	checkpointInterval time.Duration
 	maxSubscriptions   int
+	maxSelectorBytes   int
 	shutdownGrace      time.Duration
 	logFormat          string
 	logLevel           string
@@ -45,6 +48,27 @@ func envOr(getenv func(string) string, key, def string) string {
 	return def
 }
 
+// envInt, envDuration and envBool read a typed environment variable as a flag's default;
+// an unset or unparseable value gives def (the flag's own parsing then reports bad flags).
+func envInt(getenv func(string) string, key string, def int) int {
+	if n, err := strconv.Atoi(getenv(key)); err == nil {
+		return n
+	}
+	return def
+}
+
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(getenv(key)); err == nil {
+		return d
+	}
+	return def
+}
+
+func envBool(getenv func(string) string, key string) bool {
+	b, _ := strconv.ParseBool(getenv(key))
+	return b
+}
+
 // parseConfig reads flags, with environment variables as defaults, and validates them.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	c := &config{}
@@ -55,32 +79,21 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nThe Neo4j password is read only from NEO4J_PASSWORD or --neo4j-password-file, never from a flag value.\n")
 	}
-	dur := func(key string, def time.Duration) time.Duration {
-		if v := getenv(key); v != "" {
-			if d, err := time.ParseDuration(v); err == nil {
-				return d
-			}
-		}
-		return def
-	}
-	num := func(key string, def int) int {
-		if v := getenv(key); v != "" {
-			if n, err := strconv.Atoi(v); err == nil {
-				return n
-			}
-		}
-		return def
-	}
 	fs.StringVar(&c.listen, "listen", envOr(getenv, "CDCSTREAM_LISTEN", "127.0.0.1:50051"), "gRPC listen address (env CDCSTREAM_LISTEN)")
 	fs.StringVar(&c.neo4jURI, "neo4j-uri", envOr(getenv, "NEO4J_URI", "neo4j://localhost:7687"), "Neo4j URI, bolt:// or neo4j:// (env NEO4J_URI)")
 	fs.StringVar(&c.neo4jUser, "neo4j-user", envOr(getenv, "NEO4J_USERNAME", "neo4j"), "Neo4j user (env NEO4J_USERNAME)")
 	fs.StringVar(&c.neo4jPasswordFile, "neo4j-password-file", envOr(getenv, "NEO4J_PASSWORD_FILE", ""), "file holding the Neo4j password (env NEO4J_PASSWORD_FILE); else env NEO4J_PASSWORD")
-	fs.StringVar(&c.database, "database", envOr(getenv, "NEO4J_DATABASE", "neo4j"), "default database for requests that name none (env NEO4J_DATABASE)")
-	fs.DurationVar(&c.pollInterval, "poll-interval", dur("CDCSTREAM_POLL_INTERVAL", 500*time.Millisecond), "wait between polls of an idle subscription (env CDCSTREAM_POLL_INTERVAL)")
-	fs.IntVar(&c.batchLimit, "batch-limit", num("CDCSTREAM_BATCH_LIMIT", 1000), "changes per Neo4j query (LIMIT) (env CDCSTREAM_BATCH_LIMIT)")
-	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", dur("CDCSTREAM_CHECKPOINT_INTERVAL", 10*time.Second), "default quiet time before a checkpoint, 1s..5m (env CDCSTREAM_CHECKPOINT_INTERVAL)")
-	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", num("CDCSTREAM_MAX_SUBSCRIPTIONS", 1000), "maximum concurrent subscriptions (env CDCSTREAM_MAX_SUBSCRIPTIONS)")
-	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", dur("CDCSTREAM_SHUTDOWN_GRACE", 10*time.Second), "how long shutdown waits for streams to end (env CDCSTREAM_SHUTDOWN_GRACE)")
+	fs.StringVar(&c.database, "database", envOr(getenv, "NEO4J_DATABASE", server.DefaultDatabase), "default database for requests that name none (env NEO4J_DATABASE)")
+	fs.DurationVar(&c.pollInterval, "poll-interval", envDuration(getenv, "CDCSTREAM_POLL_INTERVAL", server.DefaultPollInterval),
+		fmt.Sprintf("wait between polls of an idle subscription, %v..%v (env CDCSTREAM_POLL_INTERVAL)", server.MinPollInterval, server.MaxPollInterval))
+	fs.IntVar(&c.batchLimit, "batch-limit", envInt(getenv, "CDCSTREAM_BATCH_LIMIT", server.DefaultBatchLimit),
+		fmt.Sprintf("changes per Neo4j query (LIMIT), 1..%d (env CDCSTREAM_BATCH_LIMIT)", server.MaxBatchLimit))
+	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", envDuration(getenv, "CDCSTREAM_CHECKPOINT_INTERVAL", server.DefaultCheckpointInterval),
+		fmt.Sprintf("default quiet time before a checkpoint, %v..%v (env CDCSTREAM_CHECKPOINT_INTERVAL)", server.MinCheckpointInterval, server.MaxCheckpointInterval))
+	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS", server.DefaultMaxSubscriptions), "maximum concurrent subscriptions (env CDCSTREAM_MAX_SUBSCRIPTIONS)")
+	fs.IntVar(&c.maxSelectorBytes, "max-selector-bytes", envInt(getenv, "CDCSTREAM_MAX_SELECTOR_BYTES", server.DefaultMaxSelectorBytes),
+		fmt.Sprintf("largest encoded size of one request's selectors, %d..%d (env CDCSTREAM_MAX_SELECTOR_BYTES)", server.MinMaxSelectorBytes, server.MaxMaxSelectorBytes))
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", envDuration(getenv, "CDCSTREAM_SHUTDOWN_GRACE", 10*time.Second), "how long shutdown waits for streams to end (env CDCSTREAM_SHUTDOWN_GRACE)")
 	fs.StringVar(&c.logFormat, "log-format", envOr(getenv, "CDCSTREAM_LOG_FORMAT", "text"), "log format: text or json (env CDCSTREAM_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", envOr(getenv, "CDCSTREAM_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CDCSTREAM_LOG_LEVEL)")
 	fs.BoolVar(&c.demo, "demo", false, "start an embedded Neo4j simulator with a demo workload and serve it (what `make run` does)")
@@ -109,17 +122,24 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 
 func (c *config) validate() error {
 	var errs []error
-	if c.pollInterval < 10*time.Millisecond || c.pollInterval > time.Minute {
-		errs = append(errs, fmt.Errorf("--poll-interval %v: must be within 10ms..1m", c.pollInterval))
-	}
-	if c.batchLimit < 1 || c.batchLimit > 100000 {
-		errs = append(errs, fmt.Errorf("--batch-limit %d: must be within 1..100000", c.batchLimit))
-	}
-	if c.checkpointInterval < time.Second || c.checkpointInterval > 5*time.Minute {
-		errs = append(errs, fmt.Errorf("--checkpoint-interval %v: must be within 1s..5m", c.checkpointInterval))
-	}
-	if c.maxSubscriptions < 1 {
-		errs = append(errs, fmt.Errorf("--max-subscriptions %d: must be at least 1", c.maxSubscriptions))
+	// The server's options are checked by the server's own validation, one flag at a time so
+	// that the error names the flag.
+	for _, f := range []struct {
+		flag  string
+		value any
+		opt   server.Option
+	}{
+		{"--database", c.database, server.WithDefaultDatabase(c.database)},
+		{"--poll-interval", c.pollInterval, server.WithPollInterval(c.pollInterval)},
+		{"--batch-limit", c.batchLimit, server.WithBatchLimit(c.batchLimit)},
+		{"--checkpoint-interval", c.checkpointInterval, server.WithDefaultCheckpointInterval(c.checkpointInterval)},
+		{"--max-subscriptions", c.maxSubscriptions, server.WithMaxSubscriptions(c.maxSubscriptions)},
+		{"--max-selector-bytes", c.maxSelectorBytes, server.WithMaxSelectorBytes(c.maxSelectorBytes)},
+		{"--max-stream-age", c.hardening.streamAge(), server.WithMaxStreamAge(c.hardening.streamAge())},
+	} {
+		if err := server.CheckOptions(f.opt); err != nil {
+			errs = append(errs, fmt.Errorf("%s %v: %w", f.flag, f.value, err))
+		}
 	}
 	if c.shutdownGrace < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-grace %v: must not be negative", c.shutdownGrace))

@@ -48,7 +48,6 @@ func TestHardeningValidate(t *testing.T) {
 		"client CA without TLS": func(h *hardeningConfig) { h.tlsClientCA = "ca" },
 		"negative per token":    func(h *hardeningConfig) { h.maxSubscriptionsPerToken = -1 },
 		"per token, no tokens":  func(h *hardeningConfig) { h.maxSubscriptionsPerToken = 2 },
-		"tiny stream age":       func(h *hardeningConfig) { h.maxStreamAge = time.Millisecond },
 		"tiny message size":     func(h *hardeningConfig) { h.maxRecvMsgSize = 10 },
 	}
 	for name, mutate := range cases {
@@ -70,7 +69,7 @@ func TestInsecureWarnings(t *testing.T) {
 		warns  int
 	}{{"127.0.0.1:0", 0}, {"0.0.0.0:50051", 2}, {":50051", 2}} {
 		var buf bytes.Buffer
-		hd, err := startHardening(context.Background(), nil, c.listen, "neo4j", slog.New(slog.NewTextHandler(&buf, nil)))
+		hd, err := startHardening(context.Background(), nil, c.listen, slog.New(slog.NewTextHandler(&buf, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,32 +2,26 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
-	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
-	"github.com/cdcstream/cdcstream/internal/rpcstatus"
+	"github.com/cdcstream/cdcstream/server"
 )
 
-// Option configures the interceptors.
+// Option configures the interceptors and the admission function.
 type Option func(*options)
 
-// options are the interceptors' settings.
+// options are the settings of NewInterceptors and Admission.
 type options struct {
-	defaultDatabase string
-	logger          *slog.Logger
-	open            []string
-}
-
-// WithDefaultDatabase names the database that requests naming none (and holding no cursor)
-// read; it must match the server's (server.WithDefaultDatabase). Default "neo4j".
-func WithDefaultDatabase(name string) Option {
-	return func(o *options) { o.defaultDatabase = strings.ToLower(name) }
+	logger *slog.Logger
+	// maxPerToken limits a token's concurrent Subscribe streams; 0 means no limit.
+	maxPerToken int
+	open        []string
 }
 
 // WithLogger logs refused calls at Warn (token name, method, peer address; never the token).
@@ -40,17 +34,17 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// Interceptors authenticate calls against a Store.
-type Interceptors struct {
-	store *Store
-	opts  options
+// WithMaxSubscriptionsPerToken limits the Subscribe streams one token may hold open at once
+// (Admission); beyond it a stream fails with RESOURCE_EXHAUSTED, reason
+// TOO_MANY_SUBSCRIPTIONS, exactly like the server's own limit. 0, the default, means no
+// limit; a negative value is treated as 0.
+func WithMaxSubscriptionsPerToken(n int) Option {
+	return func(o *options) { o.maxPerToken = max(n, 0) }
 }
 
-// NewInterceptors returns the interceptors for store.
-func NewInterceptors(store *Store, opts ...Option) *Interceptors {
+func newOptions(opts []Option) options {
 	o := options{
-		defaultDatabase: "neo4j",
-		logger:          slog.New(slog.DiscardHandler),
+		logger: slog.New(slog.DiscardHandler),
 		open: []string{
 			"/grpc.health.v1.Health/",
 			"/grpc.reflection.v1.ServerReflection/",
@@ -58,24 +52,40 @@ func NewInterceptors(store *Store, opts ...Option) *Interceptors {
 		},
 	}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
-	return &Interceptors{store: store, opts: o}
+	return o
 }
 
-// nameKey is the context key of the authenticated token's name.
-type nameKey struct{}
+// Interceptors authenticate calls against a Store: they read the bearer token from the
+// call's metadata and put the token's principal in the call's context. They never look at
+// request messages; authorisation happens in the service, through Admission.
+type Interceptors struct {
+	store *Store
+	opts  options
+}
+
+// NewInterceptors returns the interceptors for store.
+func NewInterceptors(store *Store, opts ...Option) *Interceptors {
+	return &Interceptors{store: store, opts: newOptions(opts)}
+}
+
+// principalKey is the context key of the authenticated token's principal.
+type principalKey struct{}
+
+// principal is an authenticated token as it was when the call started: its grants stay
+// those of the call's start, whatever a later reload changes.
+type principal struct {
+	name  string
+	entry *entry
+}
 
 // NameFromContext returns the name of the token that authenticated the call, if any.
 func NameFromContext(ctx context.Context) (string, bool) {
-	name, ok := ctx.Value(nameKey{}).(string)
-	return name, ok
-}
-
-// ContextWithName returns ctx carrying an authenticated token name (for tests of layers that
-// read it).
-func ContextWithName(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, nameKey{}, name)
+	p, ok := ctx.Value(principalKey{}).(principal)
+	return p.name, ok
 }
 
 // isOpen reports whether method needs no token.
@@ -88,41 +98,23 @@ func (a *Interceptors) isOpen(method string) bool {
 	return false
 }
 
-// authenticate finds the caller's token; it returns the UNAUTHENTICATED status otherwise.
-func (a *Interceptors) authenticate(ctx context.Context, method string) (*entry, error) {
+// authenticate returns ctx with the caller's principal, or the UNAUTHENTICATED status.
+func (a *Interceptors) authenticate(ctx context.Context, method string) (context.Context, error) {
 	token, ok := bearer(ctx)
 	if !ok {
-		a.refuse(ctx, method, "", "missing bearer token")
-		return nil, rpcstatus.Error(codes.Unauthenticated, "missing bearer token in the authorization metadata", rpcstatus.ReasonUnauthenticated, nil)
+		refuse(ctx, a.opts.logger, method, "", "missing bearer token")
+		return nil, server.Status(fmt.Errorf("%w: missing bearer token in the authorization metadata", server.ErrUnauthenticated)).Err()
 	}
 	e, ok := a.store.Tokens().lookup(token)
 	if !ok {
-		a.refuse(ctx, method, "", "unknown bearer token")
-		return nil, rpcstatus.Error(codes.Unauthenticated, "unknown bearer token", rpcstatus.ReasonUnauthenticated, nil)
+		refuse(ctx, a.opts.logger, method, "", "unknown bearer token")
+		return nil, server.Status(fmt.Errorf("%w: unknown bearer token", server.ErrUnauthenticated)).Err()
 	}
-	return e, nil
-}
-
-// authorize checks that e may read the database a request asks for.
-func (a *Interceptors) authorize(ctx context.Context, method string, e *entry, req any) error {
-	db, ok := requestDatabase(req)
-	if !ok {
-		return nil
-	}
-	if db == "" {
-		db = a.opts.defaultDatabase
-	}
-	db = strings.ToLower(db)
-	if e.allows(db) {
-		return nil
-	}
-	a.refuse(ctx, method, e.name, "database not granted")
-	return rpcstatus.Error(codes.PermissionDenied, "token "+e.name+" may not read database "+db,
-		rpcstatus.ReasonPermissionDenied, map[string]string{"database": db})
+	return context.WithValue(ctx, principalKey{}, principal{name: e.name, entry: e}), nil
 }
 
 // refuse logs a refused call without the token.
-func (a *Interceptors) refuse(ctx context.Context, method, name, why string) {
+func refuse(ctx context.Context, logger *slog.Logger, method, name, why string) {
 	attrs := []any{"method", method, "reason", why}
 	if name != "" {
 		attrs = append(attrs, "token_name", name)
@@ -130,7 +122,7 @@ func (a *Interceptors) refuse(ctx context.Context, method, name, why string) {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, "peer", p.Addr.String())
 	}
-	a.opts.logger.Warn("call refused", attrs...)
+	logger.Warn("call refused", attrs...)
 }
 
 // bearer extracts the token from the "authorization: Bearer <token>" metadata.
@@ -151,76 +143,39 @@ func bearer(ctx context.Context) (string, bool) {
 	return token, token != ""
 }
 
-// requestDatabase returns the database a cdcstream request reads ("" for the default), and
-// false for messages that name none.
-func requestDatabase(req any) (string, bool) {
-	switch r := req.(type) {
-	case *cdcstreamv1.SubscribeRequest:
-		if r.GetDatabase() != "" {
-			return r.GetDatabase(), true
-		}
-		return r.GetFromCursor().GetDatabase(), true
-	case *cdcstreamv1.GetCursorRequest:
-		return r.GetDatabase(), true
-	default:
-		return "", false
-	}
-}
-
-// UnaryInterceptor authenticates and authorises unary calls.
+// UnaryInterceptor authenticates unary calls.
 func (a *Interceptors) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if a.isOpen(info.FullMethod) {
 			return handler(ctx, req)
 		}
-		e, err := a.authenticate(ctx, info.FullMethod)
+		ctx, err := a.authenticate(ctx, info.FullMethod)
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, info.FullMethod, e, req); err != nil {
-			return nil, err
-		}
-		return handler(context.WithValue(ctx, nameKey{}, e.name), req)
+		return handler(ctx, req)
 	}
 }
 
-// StreamInterceptor authenticates streams at their start and authorises their first request
-// message before the handler sees it.
+// StreamInterceptor authenticates streams at their start.
 func (a *Interceptors) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if a.isOpen(info.FullMethod) {
 			return handler(srv, ss)
 		}
-		e, err := a.authenticate(ss.Context(), info.FullMethod)
+		ctx, err := a.authenticate(ss.Context(), info.FullMethod)
 		if err != nil {
 			return err
 		}
-		return handler(srv, &authorizedStream{
-			ServerStream: ss,
-			ctx:          context.WithValue(ss.Context(), nameKey{}, e.name),
-			check:        func(m any) error { return a.authorize(ss.Context(), info.FullMethod, e, m) },
-		})
+		return handler(srv, &authenticatedStream{ServerStream: ss, ctx: ctx})
 	}
 }
 
-// authorizedStream checks the first received message. RecvMsg is called by one goroutine at a
-// time (gRPC's rule), so checked needs no lock.
-type authorizedStream struct {
+// authenticatedStream is a stream whose context carries the principal.
+type authenticatedStream struct {
 	grpc.ServerStream
-	ctx     context.Context
-	check   func(any) error
-	checked bool
+	ctx context.Context
 }
 
-func (s *authorizedStream) Context() context.Context { return s.ctx }
-
-func (s *authorizedStream) RecvMsg(m any) error {
-	if err := s.ServerStream.RecvMsg(m); err != nil {
-		return err
-	}
-	if !s.checked {
-		s.checked = true
-		return s.check(m)
-	}
-	return nil
-}
+// Context returns the stream's context with the principal.
+func (s *authenticatedStream) Context() context.Context { return s.ctx }

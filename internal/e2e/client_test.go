@@ -11,7 +11,6 @@ import (
 
 	"github.com/cdcstream/cdcstream/client"
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
-	"github.com/cdcstream/cdcstream/internal/limits"
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
 	"github.com/cdcstream/cdcstream/internal/testkit"
@@ -30,6 +29,8 @@ type restartable struct {
 	done chan struct{} // closed when the current Serve returns
 	// grpcOpts are extra options for every gRPC server start creates.
 	grpcOpts []grpc.ServerOption
+	// svcOpts are extra options for every service start creates.
+	svcOpts []server.Option
 }
 
 func (r *restartable) start() {
@@ -38,7 +39,8 @@ func (r *restartable) start() {
 	if err != nil {
 		r.t.Fatalf("neo4jcdc.Open: %v", err)
 	}
-	svc, err := server.New(src, server.WithPollInterval(20*time.Millisecond), server.WithBatchLimit(50), server.WithLogger(quietLogger()))
+	svc, err := server.New(src, append([]server.Option{server.WithPollInterval(20 * time.Millisecond),
+		server.WithBatchLimit(50), server.WithLogger(quietLogger())}, r.svcOpts...)...)
 	if err != nil {
 		r.t.Fatalf("server.New: %v", err)
 	}
@@ -170,8 +172,8 @@ func receiveExactlyTheLog(t *testing.T, sub *client.Subscription, tg *simTarget,
 	return len(got)
 }
 
-// TestClientAcrossRotations: behind --max-stream-age (the limits interceptor) streams end every
-// few hundred milliseconds with a final checkpoint and STREAM_ROTATED; while a workload runs,
+// TestClientAcrossRotations: with --max-stream-age (server.WithMaxStreamAge) streams end about
+// every second with a final checkpoint and STREAM_ROTATED; while a workload runs,
 // the client library's caller still sees the simulator's log exactly once, in order.
 func TestClientAcrossRotations(t *testing.T) {
 	tg := newSimTarget(t)
@@ -180,8 +182,8 @@ func TestClientAcrossRotations(t *testing.T) {
 		calls.Add(1)
 		return h(srv, ss)
 	}
-	limiter := limits.New(limits.WithMaxStreamAge(300 * time.Millisecond))
-	r := &restartable{t: t, tg: tg, grpcOpts: []grpc.ServerOption{grpc.ChainStreamInterceptor(count, limiter.StreamInterceptor())}}
+	r := &restartable{t: t, tg: tg, grpcOpts: []grpc.ServerOption{grpc.ChainStreamInterceptor(count)},
+		svcOpts: []server.Option{server.WithMaxStreamAge(server.MinMaxStreamAge)}}
 	r.start()
 	defer r.stop(false)
 	start, err := tg.db.Current()
@@ -204,7 +206,7 @@ func TestClientAcrossRotations(t *testing.T) {
 				wrote <- err
 				return
 			}
-			time.Sleep(25 * time.Millisecond) // pace the workload across several stream ages
+			time.Sleep(70 * time.Millisecond) // pace the workload across several stream ages
 		}
 		wrote <- nil
 	}()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,14 +21,7 @@ type Option func(*options)
 
 // options are the settings of New.
 type options struct {
-	defaultDatabase string
-	now             func() time.Time
-}
-
-// WithDefaultDatabase names the database of requests that name none; it must match the
-// server's. Default "neo4j".
-func WithDefaultDatabase(name string) Option {
-	return func(o *options) { o.defaultDatabase = strings.ToLower(name) }
+	now func() time.Time
 }
 
 // WithNow sets the clock the delivery lag is measured with. Default time.Now.
@@ -51,6 +43,7 @@ type Metrics struct {
 	changes      *prometheus.CounterVec
 	checkpoints  *prometheus.CounterVec
 	lag          *prometheus.HistogramVec
+	ended        *prometheus.CounterVec
 	pollDuration *prometheus.HistogramVec
 	statements   *prometheus.CounterVec
 	sourceErrors *prometheus.CounterVec
@@ -67,7 +60,7 @@ type Metrics struct {
 
 // New creates the metrics in a new registry (with the Go and process collectors).
 func New(opts ...Option) *Metrics {
-	o := options{defaultDatabase: "neo4j", now: time.Now}
+	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -95,6 +88,10 @@ func New(opts ...Option) *Metrics {
 			Help:    "Time from a change's commit in Neo4j (tx_commit_time) to its send to a subscriber.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
 		}, []string{"database"}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "streams_ended_total",
+			Help: "Subscribe streams ended, by status code and ErrorInfo reason (STREAM_ROTATED: rotated by --max-stream-age; SERVER_SHUTTING_DOWN: shutdown; empty: no reason, e.g. the client canceled).",
+		}, []string{"database", "code", "reason"}),
 		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "cdcstream", Name: "poll_duration_seconds",
 			Help:    "Duration of one CDC poll (one read transaction: db.cdc.current() and db.cdc.query()).",
@@ -112,7 +109,7 @@ func New(opts ...Option) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc, m.active, m.changes, m.checkpoints, m.lag, m.pollDuration, m.statements, m.sourceErrors,
+		m.grpc, m.active, m.changes, m.checkpoints, m.lag, m.ended, m.pollDuration, m.statements, m.sourceErrors,
 	)
 	return m
 }

@@ -27,25 +27,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestErrorReason(t *testing.T) {
-	cases := map[error]string{
-		fmt.Errorf("x: %w", server.ErrCursorExpired):    metrics.ReasonCursorExpired,
-		fmt.Errorf("x: %w", server.ErrInvalidCursor):    metrics.ReasonInvalidCursor,
-		fmt.Errorf("x: %w", server.ErrCDCDisabled):      metrics.ReasonCDCDisabled,
-		fmt.Errorf("x: %w", server.ErrDatabaseNotFound): metrics.ReasonDatabaseNotFound,
-		fmt.Errorf("x: %w", server.ErrNeo4jAuth):        metrics.ReasonNeo4jAuth,
-		fmt.Errorf("x: %w", server.ErrNeo4jUnavailable): metrics.ReasonNeo4jUnavailable,
-		fmt.Errorf("x: %w", server.ErrFutureCursor):     metrics.ReasonFutureCursor,
-		fmt.Errorf("x: %w", server.ErrInvalidSelector):  metrics.ReasonInvalidSelector,
-		errors.New("boom"):                              metrics.ReasonInternal,
-	}
-	for err, want := range cases {
-		if got := metrics.ErrorReason(err); got != want {
-			t.Errorf("ErrorReason(%v) = %s, want %s", err, got, want)
-		}
-	}
-}
-
 func TestInstrumentSource(t *testing.T) {
 	m := metrics.New()
 	fake := servertest.NewFakeSource("neo4j", "other")
@@ -59,7 +40,7 @@ func TestInstrumentSource(t *testing.T) {
 		fmt.Errorf("b: %w", server.ErrNeo4jUnavailable),
 		fmt.Errorf("c: %w", server.ErrFutureCursor))
 	for i := 0; i < 5; i++ {
-		_, _ = src.Poll(ctx, "neo4j", servertest.ID("neo4j", 0), nil, 10)
+		_, _ = src.Poll(ctx, server.PollRequest{Database: "neo4j", From: servertest.ID("neo4j", 0), Selectors: nil, Limit: 10})
 	}
 	fake.FailNext(servertest.MethodCurrent, errors.New("mystery"))
 	for i := 0; i < 3; i++ {
@@ -106,7 +87,7 @@ func TestInstrumentSource(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	fake.FailNext(servertest.MethodPoll, context.Canceled)
-	_, _ = src.Poll(cctx, "neo4j", servertest.ID("neo4j", 0), nil, 10)
+	_, _ = src.Poll(cctx, server.PollRequest{Database: "neo4j", From: servertest.ID("neo4j", 0), Selectors: nil, Limit: 10})
 	if n := len(gather(t, reg.Gather)["cdcstream_source_errors_total"].GetMetric()); n != 6 {
 		t.Fatalf("%d error series after a cancelled poll, want 6", n)
 	}
@@ -197,13 +178,13 @@ func TestScrapeDuringTraffic(t *testing.T) {
 	m := metrics.New(metrics.WithNow(func() time.Time { return base.Add(lag) }))
 	fake := servertest.NewFakeSource("neo4j")
 	svc, err := server.New(metrics.InstrumentSource(fake, m), server.WithPollInterval(time.Millisecond),
-		server.WithDefaultCheckpointInterval(5*time.Minute))
+		server.WithDefaultCheckpointInterval(5*time.Minute), server.WithObserver(m.Observer()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(m.UnaryInterceptor()),
-		grpc.ChainStreamInterceptor(m.GRPCStreamInterceptor(), m.StreamInterceptor()))
+		grpc.ChainStreamInterceptor(m.GRPCStreamInterceptor()))
 	svc.Register(gs)
 	m.InitializeGRPC(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -321,6 +302,7 @@ func TestScrapeDuringTraffic(t *testing.T) {
 		fams := scrape(t, url)
 		if value(fams, "grpc_server_handled_total", canceled) == 1 {
 			expect(fams, "cdcstream_subscriptions_active", db, 0)
+			expect(fams, "cdcstream_streams_ended_total", map[string]string{"database": "neo4j", "code": "Canceled", "reason": ""}, 1)
 			break
 		}
 		select {

@@ -9,34 +9,6 @@ import (
 	"github.com/cdcstream/cdcstream/server"
 )
 
-// Error reasons of cdcstream_source_errors_total.
-const (
-	ReasonCursorExpired    = "CURSOR_EXPIRED"
-	ReasonInvalidCursor    = "INVALID_CURSOR"
-	ReasonCDCDisabled      = "CDC_DISABLED"
-	ReasonDatabaseNotFound = "DATABASE_NOT_FOUND"
-	ReasonNeo4jAuth        = "NEO4J_AUTH"
-	ReasonNeo4jUnavailable = "NEO4J_UNAVAILABLE"
-	ReasonFutureCursor     = "FUTURE_CURSOR"
-	ReasonInvalidSelector  = "INVALID_SELECTOR"
-	ReasonInternal         = "INTERNAL"
-)
-
-// reasons maps the server.Err* sentinels to reasons, checked in order.
-var reasons = []struct {
-	err    error
-	reason string
-}{
-	{server.ErrCursorExpired, ReasonCursorExpired},
-	{server.ErrInvalidCursor, ReasonInvalidCursor},
-	{server.ErrCDCDisabled, ReasonCDCDisabled},
-	{server.ErrDatabaseNotFound, ReasonDatabaseNotFound},
-	{server.ErrNeo4jAuth, ReasonNeo4jAuth},
-	{server.ErrNeo4jUnavailable, ReasonNeo4jUnavailable},
-	{server.ErrFutureCursor, ReasonFutureCursor},
-	{server.ErrInvalidSelector, ReasonInvalidSelector},
-}
-
 // UnknownDatabase is the database label of Neo4j calls for a database not known to exist
 // (Neo4j answered DATABASE_NOT_FOUND, or could not be asked, and never answered for it), so
 // that clients naming random databases cannot grow the label set. Neo4j database names cannot
@@ -44,20 +16,10 @@ var reasons = []struct {
 const UnknownDatabase = "_unknown"
 
 // existing are the reasons that show the database exists.
-var existing = map[string]bool{
-	ReasonCursorExpired: true, ReasonInvalidCursor: true, ReasonCDCDisabled: true,
-	ReasonFutureCursor: true, ReasonInvalidSelector: true,
-}
-
-// ErrorReason classifies a Source error by the server.Err* sentinel it wraps; any other error
-// is INTERNAL.
-func ErrorReason(err error) string {
-	for _, r := range reasons {
-		if errors.Is(err, r.err) {
-			return r.reason
-		}
-	}
-	return ReasonInternal
+var existing = map[cdcstreamv1.ErrorReason]bool{
+	cdcstreamv1.ErrorReason_CURSOR_EXPIRED: true, cdcstreamv1.ErrorReason_INVALID_CURSOR: true,
+	cdcstreamv1.ErrorReason_CDC_DISABLED: true, cdcstreamv1.ErrorReason_FUTURE_CURSOR: true,
+	cdcstreamv1.ErrorReason_INVALID_SELECTOR: true,
 }
 
 // InstrumentSource returns src observed by m: poll durations, statements issued and errors.
@@ -72,11 +34,11 @@ type instrumentedSource struct {
 	m   *Metrics
 }
 
-func (s *instrumentedSource) Poll(ctx context.Context, database, from string, selectors []*cdcstreamv1.Selector, limit int) (server.Batch, error) {
+func (s *instrumentedSource) Poll(ctx context.Context, req server.PollRequest) (server.Batch, error) {
 	start := time.Now()
-	b, err := s.src.Poll(ctx, database, from, selectors, limit)
+	b, err := s.src.Poll(ctx, req)
 	took := time.Since(start)
-	label := s.label(database, err)
+	label := s.label(req.Database, err)
 	s.m.pollDuration.WithLabelValues(label).Observe(took.Seconds())
 	s.m.statements.WithLabelValues(label).Add(2)
 	s.observeError(ctx, label, "poll", err)
@@ -104,7 +66,7 @@ func (s *instrumentedSource) Ping(ctx context.Context) error { return s.src.Ping
 // label is the database label of a call that ended with err: the database once it is known
 // to exist, else UnknownDatabase.
 func (s *instrumentedSource) label(database string, err error) string {
-	if err == nil || existing[ErrorReason(err)] {
+	if err == nil || existing[server.Reason(err)] {
 		s.m.confirm(database)
 		return database
 	}
@@ -119,5 +81,5 @@ func (s *instrumentedSource) observeError(ctx context.Context, database, op stri
 	if err == nil || (errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 		return
 	}
-	s.m.sourceErrors.WithLabelValues(database, op, ErrorReason(err)).Inc()
+	s.m.sourceErrors.WithLabelValues(database, op, server.Reason(err).String()).Inc()
 }

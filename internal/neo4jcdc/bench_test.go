@@ -8,6 +8,7 @@ import (
 
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/server"
 )
 
 // BenchmarkPoll measures changes converted per second through Poll (driver decoding plus
@@ -40,7 +41,7 @@ func BenchmarkPoll(b *testing.B) {
 	total := 0
 	b.ResetTimer()
 	for b.Loop() {
-		batch, err := src.Poll(c, "neo4j", from, nil, limit)
+		batch, err := src.Poll(c, server.PollRequest{Database: "neo4j", From: from, Selectors: nil, Limit: limit})
 		if err != nil {
 			b.Fatal(err)
 		}

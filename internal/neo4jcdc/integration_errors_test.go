@@ -28,7 +28,7 @@ func TestIntegrationErrors(t *testing.T) {
 			return err
 		})
 	}
-	b := must(src.Poll(c, "neo4j", before, nil, 2))(t)
+	b := must(src.Poll(c, server.PollRequest{Database: "neo4j", From: before, Selectors: nil, Limit: 2}))(t)
 	oldCursor := b.Changes[0].GetCursor().GetId()
 	otherCursor := must(src.Current(c, "other"))(t)
 	if err := s.dbms.Database("off").SetCaptureMode("OFF"); err != nil {
@@ -48,7 +48,7 @@ func TestIntegrationErrors(t *testing.T) {
 		}
 	}
 	poll := func(database, from string) error {
-		_, err := src.Poll(c, database, from, nil, 10)
+		_, err := src.Poll(c, server.PollRequest{Database: database, From: from, Selectors: nil, Limit: 10})
 		return err
 	}
 	t.Run("garbage cursor", func(t *testing.T) { check(t, poll("neo4j", "not-a-cursor"), server.ErrInvalidCursor) })
@@ -82,12 +82,15 @@ func TestIntegrationErrors(t *testing.T) {
 			})
 		}
 		cur := must(open(t, ahead.srv.BoltURI()).Current(c, "neo4j"))(t)
-		_, err := open(t, behind.srv.BoltURI()).Poll(c, "neo4j", cur, nil, 10)
+		_, err := open(t, behind.srv.BoltURI()).Poll(c, server.PollRequest{Database: "neo4j", From: cur, Selectors: nil, Limit: 10})
 		check(t, err, server.ErrFutureCursor)
 	})
 	t.Run("not an admin", func(t *testing.T) {
 		reader := openAs(t, s.srv.BoltURI(), "reader", "secret")
-		check(t, func() error { _, err := reader.Poll(c, "neo4j", "", nil, 10); return err }(), server.ErrNeo4jAuth)
+		check(t, func() error {
+			_, err := reader.Poll(c, server.PollRequest{Database: "neo4j", From: "", Selectors: nil, Limit: 10})
+			return err
+		}(), server.ErrNeo4jAuth)
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		_, err := neo4jcdc.Open(c, s.srv.BoltURI(), adminUser, "wrong")
@@ -97,7 +100,7 @@ func TestIntegrationErrors(t *testing.T) {
 		retrying := open(t, s.srv.BoltURI(), neo4jcdc.WithMaxRetryTime(20*time.Second))
 		head := must(retrying.Current(c, "neo4j"))(t)
 		s.srv.FailNext(1, "Neo.TransientError.Transaction.DeadlockDetected", "injected")
-		got, err := retrying.Poll(c, "neo4j", head, nil, 10)
+		got, err := retrying.Poll(c, server.PollRequest{Database: "neo4j", From: head, Selectors: nil, Limit: 10})
 		if err != nil || got.Current != head {
 			t.Fatalf("Poll after one transient failure = %v, %v; want success at %q", got, err, head)
 		}
@@ -110,7 +113,7 @@ func TestIntegrationErrors(t *testing.T) {
 	t.Run("dropped connections are redialled", func(t *testing.T) {
 		head := must(src.Current(c, "neo4j"))(t)
 		s.srv.DropConnections()
-		got, err := src.Poll(c, "neo4j", head, nil, 10)
+		got, err := src.Poll(c, server.PollRequest{Database: "neo4j", From: head, Selectors: nil, Limit: 10})
 		if err != nil || got.Current != head {
 			t.Fatalf("Poll after dropped connections = %v, %v; want success at %q", got, err, head)
 		}
@@ -126,22 +129,22 @@ func TestIntegrationErrors(t *testing.T) {
 			{"off", "", server.ErrCDCDisabled},
 			{"nope", "", server.ErrDatabaseNotFound},
 		} {
-			_, err := routed.Poll(c, tc.database, tc.from, nil, 10)
+			_, err := routed.Poll(c, server.PollRequest{Database: tc.database, From: tc.from, Selectors: nil, Limit: 10})
 			check(t, err, tc.want)
 		}
-		_, err := openAs(t, s.srv.RoutingURI(), "reader", "secret").Poll(c, "neo4j", "", nil, 10)
+		_, err := openAs(t, s.srv.RoutingURI(), "reader", "secret").Poll(c, server.PollRequest{Database: "neo4j", From: "", Selectors: nil, Limit: 10})
 		check(t, err, server.ErrNeo4jAuth)
 	})
 	t.Run("caller cancels", func(t *testing.T) {
 		cc, cancel := context.WithCancel(c)
 		cancel()
-		_, err := src.Poll(cc, "neo4j", "", nil, 10)
+		_, err := src.Poll(cc, server.PollRequest{Database: "neo4j", From: "", Selectors: nil, Limit: 10})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
 		}
 	})
 	t.Run("bad limit", func(t *testing.T) {
-		if _, err := src.Poll(c, "neo4j", "", nil, 0); err == nil {
+		if _, err := src.Poll(c, server.PollRequest{Database: "neo4j", From: "", Selectors: nil, Limit: 0}); err == nil {
 			t.Fatal("Poll with limit 0 succeeded")
 		}
 	})
@@ -188,7 +191,7 @@ func TestIntegrationNew(t *testing.T) {
 	if err := d.VerifyConnectivity(c); err != nil {
 		t.Fatalf("the caller's driver was closed by Source.Close: %v", err)
 	}
-	if b, err := src.Poll(c, "neo4j", head, nil, 5); err != nil || b.Current != head {
+	if b, err := src.Poll(c, server.PollRequest{Database: "neo4j", From: head, Selectors: nil, Limit: 5}); err != nil || b.Current != head {
 		t.Fatalf("Poll = %v, %v", b, err)
 	}
 
@@ -196,7 +199,7 @@ func TestIntegrationNew(t *testing.T) {
 	if err := bad.Ping(c); !errors.Is(err, server.ErrNeo4jAuth) {
 		t.Errorf("Ping with a wrong password: %v, want ErrNeo4jAuth", err)
 	}
-	if _, err := bad.Poll(c, "neo4j", head, nil, 5); !errors.Is(err, server.ErrNeo4jAuth) {
+	if _, err := bad.Poll(c, server.PollRequest{Database: "neo4j", From: head, Selectors: nil, Limit: 5}); !errors.Is(err, server.ErrNeo4jAuth) {
 		t.Errorf("Poll with a wrong password: %v, want ErrNeo4jAuth", err)
 	}
 	if _, err := bad.Earliest(c, "neo4j"); !errors.Is(err, server.ErrNeo4jAuth) {
@@ -205,6 +208,6 @@ func TestIntegrationNew(t *testing.T) {
 }
 
 func poll2(c context.Context, src *neo4jcdc.Source) error {
-	_, err := src.Poll(c, "neo4j", "", nil, 10)
+	_, err := src.Poll(c, server.PollRequest{Database: "neo4j", From: "", Selectors: nil, Limit: 10})
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
 	"github.com/cdcstream/cdcstream/internal/testkit"
+	"github.com/cdcstream/cdcstream/server"
 )
 
 // TestIntegrationSelectors checks that every selector key filters as Neo4j's server-side
@@ -143,7 +144,7 @@ func TestIntegrationSelectors(t *testing.T) {
 			for _, f := range tc.sels {
 				sels = append(sels, f())
 			}
-			b := must(src.Poll(ctx(t), "neo4j", from, sels, 100))(t)
+			b := must(src.Poll(ctx(t), server.PollRequest{Database: "neo4j", From: from, Selectors: sels, Limit: 100}))(t)
 			// Neo4j does not order the changes of one transaction causally, so within a
 			// transaction the comparison is by name.
 			var got []string

@@ -14,6 +14,7 @@ import (
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
 	"github.com/cdcstream/cdcstream/internal/testkit"
+	"github.com/cdcstream/cdcstream/server"
 )
 
 // The tests in this file run the real driver against the simulator over TCP.
@@ -177,7 +178,7 @@ func TestIntegrationEveryPropertyType(t *testing.T) {
 		return err
 	})
 
-	batch := must(src.Poll(ctx(t), "neo4j", from, nil, 10))(t)
+	batch := must(src.Poll(ctx(t), server.PollRequest{Database: "neo4j", From: from, Selectors: nil, Limit: 10}))(t)
 	if len(batch.Changes) != 1 {
 		t.Fatalf("Poll returned %d changes, want 1", len(batch.Changes))
 	}
@@ -235,7 +236,7 @@ func TestIntegrationKeysAndRelationships(t *testing.T) {
 	})
 	write(t, db, neo4jsim.Session{}, func(tx *neo4jsim.Tx) error { return tx.DeleteRelationship(r) })
 
-	batch := must(src.Poll(ctx(t), "neo4j", from, nil, 10))(t)
+	batch := must(src.Poll(ctx(t), server.PollRequest{Database: "neo4j", From: from, Selectors: nil, Limit: 10}))(t)
 	var rels []*cdcstreamv1.RelationshipEvent
 	for _, c := range batch.Changes {
 		if rel := c.GetRelationship(); rel != nil {
@@ -282,7 +283,7 @@ func TestIntegrationPollBatchesAndCurrent(t *testing.T) {
 			src := open(t, s.srv.RoutingURI(), neo4jcdc.WithAccessMode(mode), neo4jcdc.WithFetchSize(3),
 				neo4jcdc.WithTxTimeout(10*time.Second))
 			c0 := must(src.Current(ctx(t), "neo4j"))(t)
-			empty := must(src.Poll(ctx(t), "neo4j", c0, nil, 10))(t)
+			empty := must(src.Poll(ctx(t), server.PollRequest{Database: "neo4j", From: c0, Selectors: nil, Limit: 10}))(t)
 			if len(empty.Changes) != 0 || empty.Current != c0 {
 				t.Fatalf("idle poll = %d changes, current %q; want 0, %q", len(empty.Changes), empty.Current, c0)
 			}
@@ -299,7 +300,7 @@ func TestIntegrationPollBatchesAndCurrent(t *testing.T) {
 			var all []*cdcstreamv1.ChangeEvent
 			from := c0
 			for _, want := range []int{10, 10, 5} {
-				b := must(src.Poll(ctx(t), "neo4j", from, nil, 10))(t)
+				b := must(src.Poll(ctx(t), server.PollRequest{Database: "neo4j", From: from, Selectors: nil, Limit: 10}))(t)
 				if len(b.Changes) != want {
 					t.Fatalf("poll from %q: %d changes, want %d", from, len(b.Changes), want)
 				}
@@ -318,7 +319,7 @@ func TestIntegrationPollBatchesAndCurrent(t *testing.T) {
 					t.Fatalf("change %d (%d,%d) not after (%d,%d)", i, c.GetTxId(), c.GetSeq(), all[i-1].GetTxId(), all[i-1].GetSeq())
 				}
 			}
-			tail := must(src.Poll(ctx(t), "neo4j", from, nil, 10))(t)
+			tail := must(src.Poll(ctx(t), server.PollRequest{Database: "neo4j", From: from, Selectors: nil, Limit: 10}))(t)
 			if len(tail.Changes) != 0 || tail.Current != head {
 				t.Fatalf("poll at the head = %d changes, current %q; want 0, %q", len(tail.Changes), tail.Current, head)
 			}
@@ -327,13 +328,13 @@ func TestIntegrationPollBatchesAndCurrent(t *testing.T) {
 				_, err := tx.CreateNode([]string{"N"}, map[string]any{"i": int64(99)})
 				return err
 			})
-			next := must(src.Poll(ctx(t), "neo4j", tail.Current, nil, 10))(t)
+			next := must(src.Poll(ctx(t), server.PollRequest{Database: "neo4j", From: tail.Current, Selectors: nil, Limit: 10}))(t)
 			if len(next.Changes) != 1 || next.Changes[0].GetNode().GetAfter().GetProperties()["i"].GetIntegerValue() != 99 {
 				t.Fatalf("poll from head after one write = %v, want the one new change", next.Changes)
 			}
 			// Earliest precedes every retained change.
 			early := must(src.Earliest(ctx(t), "neo4j"))(t)
-			first := must(src.Poll(ctx(t), "neo4j", early, nil, 1))(t)
+			first := must(src.Poll(ctx(t), server.PollRequest{Database: "neo4j", From: early, Selectors: nil, Limit: 1}))(t)
 			if len(first.Changes) != 1 {
 				t.Fatalf("poll from earliest returned %d changes, want 1", len(first.Changes))
 			}

@@ -81,7 +81,8 @@ func (s *Source) Close(ctx context.Context) error {
 
 // Poll implements server.Source: one transaction that reads db.cdc.current() and then at most
 // limit changes after from matching any of selectors.
-func (s *Source) Poll(ctx context.Context, database, from string, selectors []*cdcstreamv1.Selector, limit int) (server.Batch, error) {
+func (s *Source) Poll(ctx context.Context, req server.PollRequest) (server.Batch, error) {
+	database, from, selectors, limit := req.Database, req.From, req.Selectors, req.Limit
 	if limit <= 0 {
 		return server.Batch{}, fmt.Errorf("neo4jcdc: poll %q: limit %d, want > 0", database, limit)
 	}

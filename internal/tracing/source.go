@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/server"
 )
 
@@ -47,13 +46,13 @@ func end(span trace.Span, err error) {
 	span.End()
 }
 
-func (s *tracedSource) Poll(ctx context.Context, database, from string, selectors []*cdcstreamv1.Selector, limit int) (server.Batch, error) {
+func (s *tracedSource) Poll(ctx context.Context, req server.PollRequest) (server.Batch, error) {
 	if !traced(ctx) {
-		return s.src.Poll(ctx, database, from, selectors, limit)
+		return s.src.Poll(ctx, req)
 	}
-	ctx, span := s.start(ctx, "cdc.poll", database,
-		attribute.Int("cdc.limit", limit), attribute.Int("cdc.selectors", len(selectors)))
-	b, err := s.src.Poll(ctx, database, from, selectors, limit)
+	ctx, span := s.start(ctx, "cdc.poll", req.Database,
+		attribute.Int("cdc.limit", req.Limit), attribute.Int("cdc.selectors", len(req.Selectors)))
+	b, err := s.src.Poll(ctx, req)
 	span.SetAttributes(attribute.Int("cdc.changes", len(b.Changes)))
 	end(span, err)
 	return b, err

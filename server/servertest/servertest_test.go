@@ -53,11 +53,11 @@ func TestFakeSourceLog(t *testing.T) {
 	f := servertest.NewFakeSource("neo4j")
 	ids := f.Commit("neo4j", 3)
 	head := f.Skip("neo4j", 2)
-	b, err := f.Poll(ctx, "neo4j", servertest.ID("neo4j", 0), nil, 2)
+	b, err := f.Poll(ctx, server.PollRequest{Database: "neo4j", From: servertest.ID("neo4j", 0), Selectors: nil, Limit: 2})
 	if err != nil || len(b.Changes) != 2 || b.Changes[1].GetCursor().GetId() != ids[1] || b.Current != head {
 		t.Fatalf("Poll = %v, %v", b, err)
 	}
-	b, err = f.Poll(ctx, "neo4j", ids[2], nil, 10)
+	b, err = f.Poll(ctx, server.PollRequest{Database: "neo4j", From: ids[2], Selectors: nil, Limit: 10})
 	if err != nil || len(b.Changes) != 0 || b.Current != head {
 		t.Fatalf("Poll after the last change = %v, %v", b, err)
 	}
@@ -72,7 +72,7 @@ func TestFakeSourceLog(t *testing.T) {
 		{"neo4j", servertest.ID("other", 1), server.ErrInvalidCursor},
 		{"other", servertest.ID("other", 1), server.ErrDatabaseNotFound},
 	} {
-		if _, err := f.Poll(ctx, tc.db, tc.from, nil, 1); !errors.Is(err, tc.want) {
+		if _, err := f.Poll(ctx, server.PollRequest{Database: tc.db, From: tc.from, Selectors: nil, Limit: 1}); !errors.Is(err, tc.want) {
 			t.Errorf("Poll(%s, %s) = %v, want %v", tc.db, tc.from, err, tc.want)
 		}
 	}

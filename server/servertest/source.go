@@ -124,7 +124,8 @@ func (f *FakeSource) dbLocked(database string) (*fakeDB, error) {
 }
 
 // Poll implements server.Source: the changes after from up to the head, at most limit.
-func (f *FakeSource) Poll(ctx context.Context, database, from string, selectors []*cdcstreamv1.Selector, limit int) (server.Batch, error) {
+func (f *FakeSource) Poll(ctx context.Context, req server.PollRequest) (server.Batch, error) {
+	database, from, selectors, limit := req.Database, req.From, req.Selectors, req.Limit
 	f.mu.Lock()
 	call := PollCall{Database: database, From: from, Selectors: selectors, Limit: limit}
 	f.polls = append(f.polls, call)

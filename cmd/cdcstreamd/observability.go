@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"google.golang.org/grpc"
+
+	"github.com/cdcstream/cdcstream/internal/metrics"
+	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
+	"github.com/cdcstream/cdcstream/internal/tracing"
+	"github.com/cdcstream/cdcstream/server"
+)
+
+// startTracing sets up OpenTelemetry tracing from the standard OTEL_* environment (off
+// without OTEL_EXPORTER_OTLP_ENDPOINT).
+func startTracing(ctx context.Context, logger *slog.Logger) (*tracing.Tracing, error) {
+	tr, err := tracing.Setup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tr.Enabled() {
+		logger.Info("tracing to OTLP", "endpoint", tr.Endpoint())
+	}
+	return tr, nil
+}
+
+// neo4jOptions are the options hardening adds to the Neo4j source.
+func (hd *hardening) neo4jOptions() []neo4jcdc.Option {
+	if hd.cfg.neo4jUseLeader {
+		return []neo4jcdc.Option{neo4jcdc.WithAccessMode(neo4jcdc.AccessWrite)}
+	}
+	return nil
+}
+
+// wrapSource instruments the source with metrics and tracing spans (one per Neo4j call).
+func (hd *hardening) wrapSource(src server.Source) server.Source {
+	var s server.Source = metrics.InstrumentSource(src, hd.metrics)
+	if hd.tracing.Enabled() {
+		s = tracing.TraceSource(s, hd.tracing.TracerProvider())
+	}
+	return s
+}
+
+// serveMetrics pre-creates the gRPC series of gs's services and, with --metrics-listen,
+// serves /metrics until ctx is done (tracked by bg).
+func (hd *hardening) serveMetrics(ctx context.Context, gs *grpc.Server, bg *sync.WaitGroup) error {
+	hd.metrics.InitializeGRPC(gs)
+	if hd.cfg.metricsListen == "" {
+		return nil
+	}
+	lis, err := net.Listen("tcp", hd.cfg.metricsListen)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %s: %w", hd.cfg.metricsListen, err)
+	}
+	hd.logger.Info("serving metrics", "address", "http://"+lis.Addr().String()+"/metrics")
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		if err := hd.metrics.Serve(ctx, lis); err != nil {
+			hd.logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	return nil
+}
