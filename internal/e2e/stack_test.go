@@ -14,7 +14,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
@@ -190,17 +189,11 @@ func (sub *subscription) recvErr() (error, []*cdcstreamv1.SubscribeResponse) {
 // errorInfo returns the status code and the ErrorInfo of err.
 func errorInfo(t *testing.T, err error) (codes.Code, *errdetails.ErrorInfo) {
 	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok {
-		t.Fatalf("not a gRPC status: %v", err)
+	d := testkit.StatusDetails(t, err)
+	if d.Info == nil {
+		t.Fatalf("status %v has no ErrorInfo", err)
 	}
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok {
-			return st.Code(), ei
-		}
-	}
-	t.Fatalf("status %v has no ErrorInfo", st)
-	return 0, nil
+	return d.Code, d.Info
 }
 
 // wantStatus checks err's code and ErrorInfo reason and domain.
