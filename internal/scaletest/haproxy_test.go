@@ -131,7 +131,10 @@ func (b *balancer) serverStats() (map[string]serverStat, error) {
 }
 
 // waitUp waits until HAProxy's health check reports server name UP.
-func (b *balancer) waitUp(t *testing.T, name string) {
+func (b *balancer) waitUp(t *testing.T, name string) { t.Helper(); b.waitStatus(t, name, "UP") }
+
+// waitStatus waits until HAProxy reports server name in state want (UP, DOWN).
+func (b *balancer) waitStatus(t *testing.T, name, want string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	last := "no answer"
@@ -140,12 +143,12 @@ func (b *balancer) waitUp(t *testing.T, name string) {
 		switch {
 		case err != nil:
 			last = err.Error()
-		case st[name].status == "UP":
+		case st[name].status == want:
 			return
 		default:
 			last = st[name].status
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("HAProxy never saw %s UP (last: %s)\n%s", name, last, b.proc.Log)
+	t.Fatalf("HAProxy never saw %s %s (last: %s)\n%s", name, want, last, b.proc.Log)
 }
