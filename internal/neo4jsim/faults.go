@@ -124,8 +124,8 @@ type faults struct {
 	refuse   bool
 
 	accepted, refused, dropped, drops atomic.Int64
-	statements, failedNext           atomic.Int64
-	failedFraction, delayed          atomic.Int64
+	statements, failedNext            atomic.Int64
+	failedFraction, delayed           atomic.Int64
 }
 
 // init applies a validated plan.
