@@ -123,8 +123,8 @@ func TestAdminFaultsReachTheDriver(t *testing.T) {
 	}
 	var dropped map[string]int
 	api.post("/connections/drop", nil, &dropped)
-	if dropped["dropped"] != 1 {
-		t.Fatalf("dropped %v, want the driver's one idle connection", dropped)
+	if dropped["dropped"] < 1 { // and perhaps the closed driver's connection, not yet reaped
+		t.Fatalf("dropped %v, want the driver's idle connection", dropped)
 	}
 	if _, err := neo4j.ExecuteQuery(ctx, retrying, "RETURN 1", nil, neo4j.EagerResultTransformer); err != nil {
 		t.Fatalf("after the drop: %v", err)
