@@ -57,7 +57,7 @@ test('the Python CDCService loop, ported, follows changes and keeps its cursor a
 
   // The bounded loop picks up a later change.
   await createCompanies([103], { app: 'cdc-service' });
-  await svc.start(2, 10);
+  await svc.run(2, 10);
   assert.equal(svc.applied.length, 3);
   assert.equal(plain(svc.applied[2].event.state.after.properties.id), 103);
 });

@@ -77,8 +77,8 @@ class CDCService {
     return records[0].get('id');
   }
 
-  // start is the original's endless loop (query_changes, then sleep 0.5 s); rounds bounds it.
-  async start(rounds, pauseMs = 500) {
+  // run is the original's endless loop (while True: query changes, pause); rounds bounds it.
+  async run(rounds, pauseMs = 500) {
     for (let i = 0; i < rounds; i++) {
       await this.queryChanges();
       await new Promise((r) => setTimeout(r, pauseMs));
