@@ -42,8 +42,8 @@ breaking: $(BUF)
 run:
 	$(GO) run ./cmd/cdcstreamd --demo
 
-## test: every test — Go (race detector on), the polyglot clients, and scale-out behind HAProxy.
-test: test-go test-polyglot test-scale
+## test: every test — Go (race detector on), the polyglot clients, scale-out behind HAProxy, chaos.
+test: test-go test-polyglot test-scale test-chaos
 
 test-go: $(GOTESTSUM)
 	$(GOTESTSUM) --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /internal/polyglot -e /internal/scaletest)

@@ -4,6 +4,9 @@
 #                check that the installed binary runs and speaks HTTP/2 to clients and servers
 #   test-scale   the scale-out test: neo4jsim, three cdcstreamd behind HAProxy, the Go client
 #                library and cdctail through it, replicas SIGKILLed one at a time
+#   test-chaos   the chaos test: >= 100 000 changes through neo4jsim's faults (dropped
+#                connections, transient failures), cdcstreamd and cdctail SIGKILLed
+# (both tests are in internal/scaletest, which test-go leaves out)
 # Without HAProxy test-scale is reported as skipped by name (a failure with
 # CDCSTREAM_REQUIRE_POLYGLOT=1, as in CI).
 
@@ -11,7 +14,7 @@ GO         ?= go
 SCALE_APT  := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 SCALE_DEBS := haproxy
 
-.PHONY: scale-deps test-scale
+.PHONY: scale-deps test-scale test-chaos
 
 ## scale-deps: Debian's HAProxy, verified: it runs and has HTTP/2 on both sides (the test also
 ## checks the rendered deploy/haproxy/cdcstream.cfg.tmpl with `haproxy -c` before using it).
@@ -32,4 +35,10 @@ scale-deps:
 ## verdict line (changes logged, delivered, lost, repeated, per replica). Skipped by name
 ## without HAProxy (a failure with CDCSTREAM_REQUIRE_POLYGLOT=1, as in CI).
 test-scale:
-	$(GO) test -race -count=1 -v -timeout 10m ./internal/scaletest/...
+	$(GO) test -race -count=1 -v -timeout 10m -run 'TestScaleOut|TestHealthCheck|TestCompare|TestRestartRepeats' ./internal/scaletest/
+
+## test-chaos: one cdcstreamd and a cdctail process through >= 100 000 changes while neo4jsim
+## drops every Bolt connection every 3s and fails 5% of statements, cdcstreamd and cdctail
+## each SIGKILLed three times; prints the verdict line. Needs no HAProxy.
+test-chaos:
+	$(GO) test -race -count=1 -v -timeout 15m -run 'TestChaos' ./internal/scaletest/

@@ -1,6 +1,9 @@
 package scaletest
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestCompareCountsEveryDiscrepancy: the verdict's comparison finds each kind of failure it
 // reports, and ignores deliveries after the log's end.
@@ -30,5 +33,19 @@ func TestCompareCountsEveryDiscrepancy(t *testing.T) {
 	}
 	if compare("c", nil, log).first == "" {
 		t.Error("an empty log is not reported")
+	}
+}
+
+// TestRestartRepeats: repeats at a restart are counted per restart, disorder within a process
+// separately.
+func TestRestartRepeats(t *testing.T) {
+	got := []pos{{1, 0}, {2, 0}, {3, 0}, {3, 0}, {4, 0}, {2, 0}, {3, 0}, {4, 0}, {5, 0}, {5, 0}}
+	per, within := restartRepeats(got, []int{3, 5, 9})
+	if want := []int{1, 3, 1}; fmt.Sprint(per) != fmt.Sprint(want) || within != 0 {
+		t.Errorf("got per-restart %v within %d, want %v within 0", per, within, want)
+	}
+	_, within = restartRepeats([]pos{{1, 0}, {3, 0}, {2, 0}, {2, 0}}, nil)
+	if within != 2 {
+		t.Errorf("within one process: got %d, want 2", within)
 	}
 }

@@ -30,8 +30,11 @@ func (p pos) less(q pos) bool { return p.tx < q.tx || (p.tx == q.tx && p.seq < q
 type recorder struct {
 	name string
 
-	mu  sync.Mutex // guards got and bad
+	mu  sync.Mutex // guards got, starts and bad
 	got []pos
+	// starts holds, for each consumer process after the first, the index in got of its first
+	// delivery.
+	starts []int
 	// bad is the first delivery that could not be read (a cdctail line that is not a change).
 	bad string
 }
@@ -40,6 +43,14 @@ func (r *recorder) add(p pos) {
 	r.mu.Lock()
 	r.got = append(r.got, p)
 	r.mu.Unlock()
+}
+
+// segments returns a copy of what was delivered so far and where each process after the
+// first began.
+func (r *recorder) segments() ([]pos, []int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]pos(nil), r.got...), append([]int(nil), r.starts...)
 }
 
 // delivered returns a copy of what was delivered so far.
@@ -129,8 +140,28 @@ func startTail(t *testing.T, bin, addr, dir string) *tailConsumer {
 // start runs a cdctail process (again): with an existing checkpoint file it continues from it.
 func (c *tailConsumer) start(t *testing.T) {
 	t.Helper()
+	if c.starts > 0 {
+		c.rec.mu.Lock()
+		c.rec.starts = append(c.rec.starts, len(c.rec.got))
+		c.rec.mu.Unlock()
+	}
 	c.proc, _ = proctest.StartProcess(t, c.bin, proctest.Options{Stdout: &lineWriter{line: c.line}}, c.args...)
 	c.starts++
+}
+
+// finish ends the running cdctail with SIGKILL, after checking that it had not ended by
+// itself (a consumer that gave up during the run is a failure). Its output up to the kill is
+// what it delivered. (SIGKILL, not SIGTERM: cdctail's SIGTERM exit status is not what these
+// tests are about, see cmd/cdctail.)
+func (c *tailConsumer) finish(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.proc.Exited():
+		_, err := c.proc.Wait(0)
+		t.Errorf("cdctail ended by itself during the run (%v):\n%s", err, c.proc.Log)
+	default:
+	}
+	c.proc.Kill()
 }
 
 // line parses one line of cdctail's output.

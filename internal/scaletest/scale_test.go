@@ -71,14 +71,11 @@ func TestScaleOutBehindHAProxy(t *testing.T) {
 	end := log[len(log)-1]
 	waitDeliveries(t, consumers, func(r *recorder) bool { return r.reached(end) }, fmt.Sprintf("the log's end (tx %d, seq %d)", end.tx, end.seq), 2*time.Minute)
 	goc.stop()
-	tail.proc.Stop()
+	tail.finish(t)
 	cancel()
 	waitScraper()
 	if goc.err != nil {
 		t.Errorf("go-client subscription ended: %v", goc.err)
-	}
-	if exited, err := tail.proc.Wait(0); exited && err != nil {
-		t.Errorf("cdctail exited with %v:\n%s", err, tail.proc.Log)
 	}
 
 	var parts []string

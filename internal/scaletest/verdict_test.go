@@ -9,44 +9,73 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 
+// logPage is how many changes simLog reads per transaction.
+const logPage = 5000
+
 // simLog reads the database's whole CDC log as a client of the simulator would, with the
 // neo4j-go-driver over Bolt: db.cdc.earliest(), then db.cdc.query() from it (exclusive, so the
-// earliest change is the first row).
+// earliest change is the first row), page by page, each page from the last id of the one
+// before and in its own read transaction, so that the driver's retries ride over dropped
+// connections and transient failures. It stops at the first page that is not full: the
+// workload goes on, so the result is the log up to some point.
 func simLog(t *testing.T, uri string) []pos {
 	t.Helper()
 	drv, err := neo4j.NewDriverWithContext(uri, neo4j.BasicAuth(simUser, simPassword, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	defer drv.Close(ctx)
-	sess := drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: simDatabase, AccessMode: neo4j.AccessModeRead})
-	defer sess.Close(ctx)
-	out, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, "CALL db.cdc.earliest() YIELD id RETURN id", nil)
+	readOnce := func(query string, params map[string]any) ([]*neo4j.Record, error) {
+		sess := drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: simDatabase, AccessMode: neo4j.AccessModeRead})
+		defer sess.Close(ctx)
+		out, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			res, err := tx.Run(ctx, query, params)
+			if err != nil {
+				return nil, err
+			}
+			return res.Collect(ctx)
+		})
 		if err != nil {
 			return nil, err
 		}
-		rec, err := res.Single(ctx)
-		if err != nil {
-			return nil, err
-		}
-		res, err = tx.Run(ctx, "CALL db.cdc.query($from, []) YIELD txId, seq RETURN txId, seq", map[string]any{"from": rec.Values[0]})
-		if err != nil {
-			return nil, err
-		}
-		var log []pos
-		for res.Next(ctx) {
-			v := res.Record().Values
-			log = append(log, pos{v[0].(int64), v[1].(int64)})
-		}
-		return log, res.Err()
-	})
-	if err != nil {
-		t.Fatalf("reading the simulator's log: %v", err)
+		return out.([]*neo4j.Record), nil
 	}
-	return out.([]pos)
+	// read retries a page on any error: the driver does not retry a transaction whose
+	// connection was cut during COMMIT (it cannot know whether a write committed), but these
+	// are reads, so running them again is always safe.
+	read := func(query string, params map[string]any) ([]*neo4j.Record, error) {
+		var err error
+		for range 20 {
+			var recs []*neo4j.Record
+			if recs, err = readOnce(query, params); err == nil || ctx.Err() != nil {
+				return recs, err
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		return nil, err
+	}
+	recs, err := read("CALL db.cdc.earliest() YIELD id RETURN id", nil)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("db.cdc.earliest(): %v (%d rows)", err, len(recs))
+	}
+	from := recs[0].Values[0]
+	var log []pos
+	for {
+		recs, err := read("CALL db.cdc.query($from, []) YIELD id, txId, seq RETURN id, txId, seq LIMIT $limit",
+			map[string]any{"from": from, "limit": logPage})
+		if err != nil {
+			t.Fatalf("reading the simulator's log after %d changes: %v", len(log), err)
+		}
+		for _, r := range recs {
+			log = append(log, pos{r.Values[1].(int64), r.Values[2].(int64)})
+		}
+		if len(recs) < logPage {
+			return log
+		}
+		from = recs[len(recs)-1].Values[0]
+	}
 }
 
 // comparison is one consumer's delivery compared with the log up to its last change.
@@ -123,4 +152,35 @@ func compare(name string, log, got []pos) comparison {
 		}
 	}
 	return c
+}
+
+// restartRepeats splits got at the indices where a restarted consumer process began. It
+// returns, per restart, how many of the new process's deliveries were delivered before (the
+// changes printed but not yet checkpointed when the process was killed), and how many
+// deliveries within one process were not after the one before it (the client library must
+// make that zero).
+func restartRepeats(got []pos, starts []int) (perRestart []int, withinProcess int) {
+	bounds := append(append([]int{0}, starts...), len(got))
+	var high *pos // the newest change delivered by the processes before
+	for k := 0; k+1 < len(bounds); k++ {
+		seg := got[bounds[k]:bounds[k+1]]
+		repeats := 0
+		for i, p := range seg {
+			if i > 0 && !seg[i-1].less(p) {
+				withinProcess++
+			}
+			if high != nil && !high.less(p) {
+				repeats++
+			}
+		}
+		if k > 0 {
+			perRestart = append(perRestart, repeats)
+		}
+		for i := range seg {
+			if high == nil || high.less(seg[i]) {
+				high = &seg[i]
+			}
+		}
+	}
+	return perRestart, withinProcess
 }
