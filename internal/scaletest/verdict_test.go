@@ -9,73 +9,98 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 
-// logPage is how many changes simLog reads per transaction.
+// logPage is how many changes a logReader reads per transaction.
 const logPage = 5000
 
-// simLog reads the database's whole CDC log as a client of the simulator would, with the
+// simLog reads the database's whole CDC log, as logReader.more does once.
+func simLog(t *testing.T, uri string) []pos {
+	t.Helper()
+	r := newLogReader(t, uri)
+	return r.more(t)
+}
+
+// logReader reads a database's CDC log as a client of the simulator would, with the
 // neo4j-go-driver over Bolt: db.cdc.earliest(), then db.cdc.query() from it (exclusive, so the
 // earliest change is the first row), page by page, each page from the last id of the one
-// before and in its own read transaction, so that the driver's retries ride over dropped
-// connections and transient failures. It stops at the first page that is not full: the
-// workload goes on, so the result is the log up to some point.
-func simLog(t *testing.T, uri string) []pos {
+// before and in its own read transaction. Each call of more continues where the last one
+// stopped, so a test can follow a growing log cheaply.
+type logReader struct {
+	drv neo4j.DriverWithContext
+	// from is the id the next page starts after.
+	from any
+	// log is everything read so far.
+	log []pos
+}
+
+func newLogReader(t *testing.T, uri string) *logReader {
 	t.Helper()
 	drv, err := neo4j.NewDriverWithContext(uri, neo4j.BasicAuth(simUser, simPassword, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	defer drv.Close(ctx)
-	readOnce := func(query string, params map[string]any) ([]*neo4j.Record, error) {
-		sess := drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: simDatabase, AccessMode: neo4j.AccessModeRead})
-		defer sess.Close(ctx)
-		out, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-			res, err := tx.Run(ctx, query, params)
-			if err != nil {
-				return nil, err
-			}
-			return res.Collect(ctx)
-		})
-		if err != nil {
-			return nil, err
-		}
-		return out.([]*neo4j.Record), nil
-	}
-	// read retries a page on any error: the driver does not retry a transaction whose
-	// connection was cut during COMMIT (it cannot know whether a write committed), but these
-	// are reads, so running them again is always safe.
-	read := func(query string, params map[string]any) ([]*neo4j.Record, error) {
-		var err error
-		for range 20 {
-			var recs []*neo4j.Record
-			if recs, err = readOnce(query, params); err == nil || ctx.Err() != nil {
-				return recs, err
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		return nil, err
-	}
-	recs, err := read("CALL db.cdc.earliest() YIELD id RETURN id", nil)
+	t.Cleanup(func() { _ = drv.Close(context.Background()) })
+	r := &logReader{drv: drv}
+	recs, err := r.read("CALL db.cdc.earliest() YIELD id RETURN id", nil)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("db.cdc.earliest(): %v (%d rows)", err, len(recs))
 	}
-	from := recs[0].Values[0]
-	var log []pos
+	r.from = recs[0].Values[0]
+	return r
+}
+
+// more reads pages until one is not full (the workload goes on, so that is the log up to
+// some point) and returns everything read so far.
+func (r *logReader) more(t *testing.T) []pos {
+	t.Helper()
 	for {
-		recs, err := read("CALL db.cdc.query($from, []) YIELD id, txId, seq RETURN id, txId, seq LIMIT $limit",
-			map[string]any{"from": from, "limit": logPage})
+		recs, err := r.read("CALL db.cdc.query($from, []) YIELD id, txId, seq RETURN id, txId, seq LIMIT $limit",
+			map[string]any{"from": r.from, "limit": logPage})
 		if err != nil {
-			t.Fatalf("reading the simulator's log after %d changes: %v", len(log), err)
+			t.Fatalf("reading the simulator's log after %d changes: %v", len(r.log), err)
 		}
-		for _, r := range recs {
-			log = append(log, pos{r.Values[1].(int64), r.Values[2].(int64)})
+		for _, rec := range recs {
+			r.log = append(r.log, pos{rec.Values[1].(int64), rec.Values[2].(int64)})
+		}
+		if len(recs) > 0 {
+			r.from = recs[len(recs)-1].Values[0]
 		}
 		if len(recs) < logPage {
-			return log
+			return append([]pos(nil), r.log...)
 		}
-		from = recs[len(recs)-1].Values[0]
 	}
+}
+
+// read runs one read query, retrying on any error: the driver retries transient failures and
+// lost connections itself, but not a transaction whose connection was cut during COMMIT (it
+// cannot know whether a write committed); these are reads, so running them again is safe.
+func (r *logReader) read(query string, params map[string]any) ([]*neo4j.Record, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var err error
+	for range 20 {
+		var recs []*neo4j.Record
+		if recs, err = r.readOnce(ctx, query, params); err == nil || ctx.Err() != nil {
+			return recs, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil, err
+}
+
+func (r *logReader) readOnce(ctx context.Context, query string, params map[string]any) ([]*neo4j.Record, error) {
+	sess := r.drv.NewSession(ctx, neo4j.SessionConfig{DatabaseName: simDatabase, AccessMode: neo4j.AccessModeRead})
+	defer sess.Close(ctx)
+	out, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		res, err := tx.Run(ctx, query, params)
+		if err != nil {
+			return nil, err
+		}
+		return res.Collect(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]*neo4j.Record), nil
 }
 
 // comparison is one consumer's delivery compared with the log up to its last change.
