@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"strings"
 	"time"
 )
 
@@ -117,12 +115,6 @@ func (c *conn) run() {
 	c.srv.opts.logger.Info("bolt connection ended", attrs...)
 }
 
-// isClosedErr reports the ordinary ways a peer goes away.
-func isClosedErr(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(err.Error(), "connection reset by peer") || strings.Contains(err.Error(), "broken pipe")
-}
-
 func (c *conn) serve() error {
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.handshakeTTL))
 	minor, _, err := handshake(c.r, c.nc, c.srv.opts.manifest)
@@ -225,7 +217,7 @@ func (c *conn) expectState(m message, fields int, states ...connState) bool {
 // protocolViolation answers FAILURE Neo.ClientError.Request.Invalid and marks the connection
 // for closing.
 func (c *conn) protocolViolation(msg string) {
-	c.failure(&Error{Code: "Neo.ClientError.Request.Invalid", GQLStatus: "08N06", Message: msg})
+	c.failure(errProtocol(msg))
 	c.state = stDefunct
 }
 
@@ -293,59 +285,6 @@ func (c *conn) failure(e *Error) {
 	c.fw.finish(en, start)
 }
 
-// gqlStatusOf returns the error's GQLSTATUS, defaulting to 50N42 (general processing
-// exception), the value the driver itself fills in when a server sends none.
-func gqlStatusOf(e *Error) string {
-	if e.GQLStatus != "" {
-		return e.GQLStatus
-	}
-	return "50N42"
-}
-
-// gqlDescription renders the GQL status description: "error: <condition>. <message>".
-func gqlDescription(e *Error) string {
-	return "error: " + gqlCondition(gqlStatusOf(e)) + ". " + e.Message
-}
-
-func gqlCondition(status string) string {
-	switch status {
-	case "22N51":
-		return "data exception - database does not exist"
-	case "42NFF":
-		return "syntax error or access rule violation - permission/access denied"
-	case "42001":
-		return "syntax error or access rule violation - invalid syntax"
-	case "08N06":
-		return "connection exception - protocol error"
-	}
-	if len(status) < 2 {
-		return "general processing exception"
-	}
-	switch status[:2] {
-	case "08":
-		return "connection exception"
-	case "22":
-		return "data exception"
-	case "42":
-		return "syntax error or access rule violation"
-	case "51", "52":
-		return "procedure exception"
-	}
-	return "general processing exception"
-}
-
-// classification derives the diagnostic record's _classification from the Neo4j code.
-func classification(code string) string {
-	switch {
-	case strings.HasPrefix(code, "Neo.TransientError."):
-		return "TRANSIENT_ERROR"
-	case strings.HasPrefix(code, "Neo.DatabaseError."):
-		return "DATABASE_ERROR"
-	default:
-		return "CLIENT_ERROR"
-	}
-}
-
 // clearTx forgets the transaction, rolling back its writes, and every open result.
 func (c *conn) clearTx() {
 	if c.wtx != nil {
@@ -358,10 +297,9 @@ func (c *conn) clearTx() {
 	c.lastQID, c.nextQID = -1, 0
 }
 
-// delay waits out an injected response delay, sending NOOP keep-alives meanwhile. It
+// delay waits out an injected response delay d, sending NOOP keep-alives meanwhile. It
 // reports false when the server is closing.
-func (c *conn) delay() bool {
-	d := c.srv.faults.currentDelay()
+func (c *conn) delay(d time.Duration) bool {
 	if d > 0 && c.flush() != nil {
 		return false
 	}

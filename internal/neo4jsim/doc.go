@@ -25,7 +25,7 @@
 // Cypher lands in the same CDC log as a Write would.
 // Server.Close closes the listener and every connection and waits for all goroutines.
 //
-// # Bolt server (server.go, bolt_conn.go, bolt_server.go, wire.go, packstream*.go, faults.go)
+// # Bolt server (server.go, bolt_conn.go, bolt_server.go, wire.go, packstream*.go, errors.go)
 //
 //   - Handshake: the legacy reply (00 00 minor 5) and manifest v1 (offer 5.8 down to 5.0, no
 //     capabilities), the default when the client offers it; which Neo4j releases answer with
@@ -56,8 +56,9 @@
 //   - Bookmarks are "FB:neo4jsim:<db>:<last txId>", returned by COMMIT and by the last PULL of
 //     an auto-commit query. Incoming bookmarks are accepted and ignored: the simulator is a
 //     single instance, so every bookmark is already satisfied.
-//   - Errors: wrong credentials give Neo.ClientError.Security.Unauthorized (42NFF), then the
-//     connection closes; an unknown database gives Neo.ClientError.Database.DatabaseNotFound
+//   - Errors (errors.go): wrong credentials give Neo.ClientError.Security.Unauthorized (42NFF),
+//     every request pipelined behind the LOGON (or Bolt 5.0 HELLO) is answered IGNORED, then
+//     the connection closes; an unknown database gives Neo.ClientError.Database.DatabaseNotFound
 //     (22N51) on ROUTE, BEGIN or auto-commit RUN; an unrecognised statement gives
 //     Neo.ClientError.Statement.SyntaxError (42001); errors of the CDC layer keep their codes.
 //
@@ -145,14 +146,20 @@
 // order, matching any selector (entity, node or relationship selectors with operation,
 // changesTo, users, txMetadata, elementId, labels, key, type, start and end).
 //
-// # Retention and faults (database.go, faults.go)
+// # Retention and faults (database.go, faults.go, admin.go)
 //
 // Database.SetRetention and Prune drop old transactions as log rotation would; ids into them
 // become invalid. SetCaptureMode switches DIFF/FULL mid-stream, or OFF, which fails every CDC
 // call with Neo.DatabaseError.ChangeDataCapture.Disabled and, when switched back on, outdates
-// every earlier id. On the Server, FailNext(n, code, message) fails the next n statements
-// (Transient codes make the driver retry), SetDelay delays statement responses (sending NOOPs),
+// every earlier id. On the Server, WithFaultPlan puts faults in force for its whole life: drop
+// every connection every interval, fail a seeded fraction of the statements with a given code
+// (one draw per statement in arrival order, so a seed fixes which ones fail), delay every
+// response. FailNext(n, code, message) fails the next n statements (Transient codes make the
+// driver retry), SetFailFraction and SetDelay change the plan's fraction and delay,
 // RefuseConnections closes new connections at once, and DropConnections cuts every open one.
+// Stats counts connections, statements and injected faults. AdminHandler serves all of these,
+// Prune and the capture mode as a JSON admin API (cmd/neo4jsim --admin-listen); README.md in
+// this directory documents the API and the flags.
 //
 // # Workload (workload.go)
 //

@@ -459,3 +459,26 @@ func TestDelayedResponsesAndTelemetry(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+func TestWrongSessionPasswordIsUnauthorized(t *testing.T) {
+	srv, _ := startServer(t)
+	for _, uri := range []string{srv.BoltURI(), srv.RoutingURI()} {
+		ctx := testContext(t)
+		drv := newDriver(t, uri, neo4j.AuthToken{})
+		// Warm the pool with the driver's own credentials, so that the session's token is
+		// applied by re-authenticating a pooled connection (LOGOFF, LOGON).
+		if _, err := neo4j.ExecuteQuery(ctx, drv, "RETURN 1", nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("neo4j")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := neo4j.ExecuteQuery(ctx, drv, "RETURN 1", nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("neo4j"),
+			neo4j.ExecuteQueryWithAuthToken(neo4j.BasicAuth("reader", "wrong", "")))
+		if got := neo4jCode(err); got != "Neo.ClientError.Security.Unauthorized" {
+			t.Fatalf("%s: error %v (code %q), want Unauthorized", uri, err, got)
+		}
+		res, err := neo4j.ExecuteQuery(ctx, drv, "RETURN 2 AS two", nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("neo4j"),
+			neo4j.ExecuteQueryWithAuthToken(neo4j.BasicAuth("reader", "secret", "")))
+		if err != nil || len(res.Records) != 1 {
+			t.Fatalf("%s: right session credentials after the wrong ones: %v", uri, err)
+		}
+	}
+}
