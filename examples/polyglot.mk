@@ -1,6 +1,8 @@
-# Polyglot clients (examples/python, examples/node, examples/java), grpcurl and grpc-health-probe.
+# Polyglot clients (examples/python, examples/node, examples/java), grpcurl and grpc-health-probe,
+# and the official Neo4j JavaScript driver against neo4jsim (examples/neo4jsim-js).
 # Included by the top-level Makefile. Targets:
-#   polyglot-deps   install the Debian packages, the locked npm dependencies and grpc-health-probe
+#   polyglot-deps   install the Debian packages, the locked npm dependencies (examples/node,
+#                   examples/neo4jsim-js) and grpc-health-probe
 #                   (idempotent: apt runs only for missing packages, npm ci only when the lockfile
 #                   changed, go install only when the binary is missing)
 #   polyglot-gen    generate the Python and Java stubs into the gitignored gen/ directories and
@@ -28,8 +30,9 @@ POLYGLOT_JAVA_CP   := $(subst $(polyglot_space),:,$(foreach j,$(POLYGLOT_JAVA_JA
 
 .PHONY: polyglot-deps polyglot-apt polyglot-gen test-polyglot
 
-## polyglot-deps: Debian packages, npm ci in examples/node, bin/grpc-health-probe.
-polyglot-deps: polyglot-apt examples/node/node_modules/.package-lock.json bin/grpc-health-probe
+## polyglot-deps: Debian packages, npm ci in examples/node and examples/neo4jsim-js, bin/grpc-health-probe.
+polyglot-deps: polyglot-apt examples/node/node_modules/.package-lock.json \
+	examples/neo4jsim-js/node_modules/.package-lock.json bin/grpc-health-probe
 
 polyglot-apt:
 	@missing=""; for p in $(POLYGLOT_DEBS); do \
@@ -43,6 +46,10 @@ polyglot-apt:
 
 examples/node/node_modules/.package-lock.json: examples/node/package.json examples/node/package-lock.json
 	cd examples/node && npm ci --no-audit --no-fund
+
+# The official Neo4j JavaScript driver suite run against neo4jsim (internal/polyglot).
+examples/neo4jsim-js/node_modules/.package-lock.json: examples/neo4jsim-js/package.json examples/neo4jsim-js/package-lock.json
+	cd examples/neo4jsim-js && npm ci --no-audit --no-fund
 
 bin/grpc-health-probe:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/grpc-ecosystem/grpc-health-probe@$(HEALTH_PROBE_VER)
@@ -59,8 +66,9 @@ polyglot-gen:
 		$$(find examples/java/gen examples/java/src -name '*.java')
 	@echo "run: java -cp 'examples/java/classes:$(POLYGLOT_JAVA_CP)' cdcstream.examples.CdcstreamConsumer --address 127.0.0.1:50051 --earliest"
 
-## test-polyglot: Python, Node and Java consumers, grpcurl, grpc-health-probe and the
-## cross-language check against cdcstreamd --demo. Missing runtimes skip with the reason
+## test-polyglot: Python, Node and Java consumers, grpcurl, grpc-health-probe, the
+## cross-language check against cdcstreamd --demo, and the Neo4j JavaScript driver suite
+## (examples/neo4jsim-js) against neo4jsim. Missing runtimes skip with the reason
 ## (fail with CDCSTREAM_REQUIRE_POLYGLOT=1, as in CI).
 test-polyglot:
 	$(GO) test -race -count=1 -v -timeout 15m ./internal/polyglot/...
