@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"runtime"
 	"testing"
@@ -133,38 +134,46 @@ func TestShutdownNotHeldByStalledReader(t *testing.T) {
 	}
 }
 
-// BenchmarkStalledStreams measures the memory 200 stalled readers hold on the server while
-// blocked (batches of 100 changes of 1 KiB: one being sent, one in the hand-off, one held by the
-// poller, plus what grpc-go buffers per stream), and after the send timeout reaped them. Client
-// and server share the process; the client's share is bounded by its 64 KiB windows.
+// BenchmarkStalledStreams measures the memory stalled readers hold on the server while
+// blocked (changes of 1 KiB: one batch being sent, one in the hand-off, one held by the
+// poller, plus what grpc-go buffers per stream), after the send timeout reaped them, and after
+// their connection closed. Client and server share the process; the client's share is bounded
+// by its 64 KiB windows.
 //
 //	go test ./server -run '^$' -bench StalledStreams -benchtime 1x
 func BenchmarkStalledStreams(b *testing.B) {
-	const streams = 200
-	for b.Loop() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		src := servertest.NewFakeSource(db)
-		src.Append(db, servertest.NodeEvents(1000, 1<<10)...)
-		srv, cc, obs := stallServer(b, src, server.WithSendTimeout(15*time.Second), server.WithBatchLimit(100))
-		before := heap()
-		for range streams {
-			stall(b, ctx, cc)
-		}
-		waitStalled(b, ctx, srv, streams)
-		stalled := heap()
-		for range streams {
-			<-obs.ended
-		}
-		reaped := heap()
-		cc.Close()
-		closed := heap()
-		b.ReportMetric(float64(stalled-before)/streams/(1<<10), "KiB/stalled-stream")
-		b.ReportMetric(float64(reaped-before)/streams/(1<<10), "KiB/reaped-stream")
-		b.ReportMetric(float64(closed-before)/streams/(1<<10), "KiB/stream-after-conn-close")
-		if err := srv.Shutdown(ctx); err != nil {
-			b.Fatal(err)
-		}
-		cancel()
+	for _, c := range []struct{ streams, batch int }{{200, 100}, {20, 1000}} {
+		b.Run(fmt.Sprintf("streams=%d/batch=%d", c.streams, c.batch), func(b *testing.B) {
+			for b.Loop() {
+				stalledStreams(b, c.streams, c.batch)
+			}
+		})
+	}
+}
+
+func stalledStreams(b *testing.B, streams, batch int) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src := servertest.NewFakeSource(db)
+	src.Append(db, servertest.NodeEvents(4*batch, 1<<10)...)
+	srv, cc, obs := stallServer(b, src, server.WithSendTimeout(15*time.Second), server.WithBatchLimit(batch))
+	before := heap()
+	for range streams {
+		stall(b, ctx, cc)
+	}
+	waitStalled(b, ctx, srv, int64(streams))
+	stalled := heap()
+	for range streams {
+		<-obs.ended
+	}
+	reaped := heap()
+	cc.Close()
+	closed := heap()
+	b.ReportMetric(float64(stalled-before)/float64(streams)/(1<<10), "KiB/stalled-stream")
+	b.ReportMetric(float64(reaped-before)/float64(streams)/(1<<10), "KiB/reaped-stream")
+	b.ReportMetric(float64(closed-before)/float64(streams)/(1<<10), "KiB/stream-after-conn-close")
+	if err := srv.Shutdown(ctx); err != nil {
+		b.Fatal(err)
 	}
 }
 
