@@ -19,9 +19,10 @@ const shutdownSendGrace = time.Second
 // sender stops waiting, the handler returns, grpc-go cancels the stream, and the blocked Send
 // returns and the goroutine ends; until then it holds only the message being sent.
 type writer struct {
-	send     func(*cdcstreamv1.SubscribeResponse) error
-	clock    Clock
-	timeout  time.Duration
+	send    func(*cdcstreamv1.SubscribeResponse) error
+	timeout time.Duration
+	// timer is the watchdog, re-armed for every Send (one timer per stream, not per Send).
+	timer    *time.Timer
 	shutdown <-chan struct{}
 	// in carries the message to send to the goroutine; capacity 1, and at most one message is
 	// in flight. close ends the goroutine.
@@ -35,9 +36,13 @@ type writer struct {
 	stuck bool
 }
 
-// newWriter starts the writer's goroutine; close must be called once the sender returned.
-func newWriter(send func(*cdcstreamv1.SubscribeResponse) error, clock Clock, timeout time.Duration, shutdown <-chan struct{}) *writer {
-	w := &writer{send: send, clock: clock, timeout: timeout, shutdown: shutdown,
+// newWriter starts the writer's goroutine; close must be called once the sender returned. The
+// watchdog measures wall time blocked in the transport, so it runs on the system clock even
+// when WithClock drives the server's other timers (tests), and never counts among them.
+func newWriter(send func(*cdcstreamv1.SubscribeResponse) error, timeout time.Duration, shutdown <-chan struct{}) *writer {
+	timer := time.NewTimer(timeout)
+	timer.Stop()
+	w := &writer{send: send, timeout: timeout, timer: timer, shutdown: shutdown,
 		in: make(chan *cdcstreamv1.SubscribeResponse, 1), out: make(chan error, 1), done: make(chan struct{})}
 	// The writer goroutine: the only caller of send; it ends when in is closed and the Send
 	// in flight (if any) returned.
@@ -59,8 +64,8 @@ func (w *writer) write(ctx context.Context, msg *cdcstreamv1.SubscribeResponse) 
 		return errSendTimeout
 	}
 	w.in <- msg
-	timeout := w.clock.NewTimer(w.timeout)
-	defer timeout.Stop()
+	w.timer.Reset(w.timeout) // no stale tick: since Go 1.23 Reset and Stop discard it
+	defer w.timer.Stop()
 	shutdown := w.shutdown
 	// grace fires shutdownSendGrace after shutdown began during this Send; nil before.
 	var grace <-chan time.Time
@@ -68,7 +73,7 @@ func (w *writer) write(ctx context.Context, msg *cdcstreamv1.SubscribeResponse) 
 		select {
 		case err := <-w.out:
 			return err
-		case <-timeout.C():
+		case <-w.timer.C:
 			w.stuck = true
 			return fmt.Errorf("%w (%v)", errSendTimeout, w.timeout)
 		case <-ctx.Done():
@@ -76,9 +81,9 @@ func (w *writer) write(ctx context.Context, msg *cdcstreamv1.SubscribeResponse) 
 			return context.Cause(ctx)
 		case <-shutdown:
 			shutdown = nil
-			t := w.clock.NewTimer(shutdownSendGrace)
+			t := time.NewTimer(shutdownSendGrace)
 			defer t.Stop()
-			grace = t.C()
+			grace = t.C
 		case <-grace:
 			w.stuck = true
 			return errShuttingDown

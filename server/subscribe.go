@@ -75,10 +75,8 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 		defer close(pollerDone)
 		pl.run(ctx, cursor, atHead)
 	}()
-	// Every Send runs under the send timeout's watchdog (sendwatch.go). It measures wall time
-	// blocked in the transport, so it runs on the system clock even when WithClock drives the
-	// server's other timers (tests), and never counts among them.
-	w := newWriter(send, systemClock{}, s.opts.sendTimeout, s.shutdown)
+	// Every Send runs under the send timeout's watchdog (sendwatch.go).
+	w := newWriter(send, s.opts.sendTimeout, s.shutdown)
 	sd := &sender{send: func(m *cdcstreamv1.SubscribeResponse) error { return w.write(ctx, m) },
 		clock: s.opts.clock, obs: s.obs, database: p.database,
 		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge}
