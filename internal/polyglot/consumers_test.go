@@ -95,6 +95,18 @@ func protoFiles() ([]string, error) {
 // (google.rpc.Status, ErrorInfo, RetryInfo, BadRequest); protoc has no copy of them.
 func protoDepsDir() string { return filepath.Join(repoRoot, "examples", "proto-deps") }
 
+// protoDepFiles lists the google.rpc .proto files relative to protoDepsDir.
+func protoDepFiles() ([]string, error) {
+	deps, err := filepath.Glob(filepath.Join(protoDepsDir(), "google", "rpc", "*.proto"))
+	if err != nil || len(deps) == 0 {
+		return nil, fmt.Errorf("no google/rpc .proto files under %s (%v)", protoDepsDir(), err)
+	}
+	for i, f := range deps {
+		deps[i], _ = filepath.Rel(protoDepsDir(), f)
+	}
+	return deps, nil
+}
+
 // protocArgs returns protoc's arguments that compile the contract and the google.rpc protos of
 // protoDepsDir, after the output options opts.
 func protocArgs(opts ...string) ([]string, error) {
@@ -102,12 +114,9 @@ func protocArgs(opts ...string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps, err := filepath.Glob(filepath.Join(protoDepsDir(), "google", "rpc", "*.proto"))
-	if err != nil || len(deps) == 0 {
-		return nil, fmt.Errorf("no google/rpc .proto files under %s (%v)", protoDepsDir(), err)
-	}
-	for i, f := range deps {
-		deps[i], _ = filepath.Rel(protoDepsDir(), f)
+	deps, err := protoDepFiles()
+	if err != nil {
+		return nil, err
 	}
 	args := append([]string{"-I", protoDir(), "-I", protoDepsDir()}, opts...)
 	return append(append(args, files...), deps...), nil
