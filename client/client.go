@@ -1,10 +1,8 @@
 package client
 
 import (
-	"context"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"google.golang.org/grpc"
@@ -73,8 +71,8 @@ type options struct {
 	expiredPolicy      ExpiredPolicy
 	watchdog           time.Duration // 0: 3 checkpoint intervals of the request
 	callOptions        []grpc.CallOption
-	// sleep waits d or until ctx is done; tests replace it to avoid real waiting.
-	sleep func(ctx context.Context, d time.Duration) error
+	// clock times the backoff and the watchdog; tests replace it so that nothing waits.
+	clock clock
 	// jitter returns a uniformly random duration in [0, d]; tests replace it.
 	jitter func(d time.Duration) time.Duration
 }
@@ -160,9 +158,9 @@ func WithCallOptions(opts ...grpc.CallOption) Option {
 	return func(o *options) { o.callOptions = append(o.callOptions, opts...) }
 }
 
-// withSleep replaces the backoff sleep (tests).
-func withSleep(f func(ctx context.Context, d time.Duration) error) Option {
-	return func(o *options) { o.sleep = f }
+// withClock replaces the clock of the backoff and the watchdog (tests).
+func withClock(c clock) Option {
+	return func(o *options) { o.clock = c }
 }
 
 // withJitter replaces the jitter source (tests).
@@ -177,47 +175,11 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 		initialBackoff:     DefaultInitialBackoff,
 		maxBackoff:         DefaultMaxBackoff,
 		maxInternalRetries: DefaultMaxInternalRetries,
-		sleep:              sleepContext,
+		clock:              systemClock{},
 		jitter:             fullJitter,
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	return &Client{rpc: cdcstreamv1.NewChangeStreamServiceClient(conn), opts: o}
-}
-
-// backoff returns the wait before reconnect number n (from 0) after lastErr.
-func (o *options) backoff(n int, lastErr error) time.Duration {
-	if d, ok := retryDelay(lastErr); ok {
-		return d
-	}
-	bound := o.initialBackoff
-	for i := 0; i < n && bound < o.maxBackoff; i++ {
-		bound *= 2
-	}
-	bound = min(bound, o.maxBackoff)
-	return o.jitter(bound)
-}
-
-// sleepContext waits d or until ctx is done.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// fullJitter returns a uniformly random duration in [0, d].
-func fullJitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return time.Duration(rand.Int64N(int64(d) + 1))
 }

@@ -41,28 +41,38 @@
 //
 // # Resumption
 //
-// Receive reconnects on its caller's goroutine (no background goroutines), from the newest
-// cursor, with the request otherwise unchanged. Between attempts it waits a random time in
-// [0, min(max, initial*2^n)] (full jitter, see WithBackoff), or exactly the server's
-// google.rpc.RetryInfo delay when one is sent. Errors are classified by status code and
-// ErrorInfo reason (domain "cdcstream.v1") only, never by message text:
+// Receive reconnects on its caller's goroutine, from the newest cursor, with the request
+// otherwise unchanged. Between attempts it waits a random time in [0, min(max, initial*2^n)]
+// (full jitter, see WithBackoff), or exactly the server's google.rpc.RetryInfo delay when one is
+// sent. A stream on which nothing (change or checkpoint) arrives for three checkpoint intervals
+// is dropped and resumed (the watchdog, see WithWatchdog).
 //
-//   - resume: UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, a stream that ends without a status,
-//     transport errors, and a stream on which nothing (change or checkpoint) arrived for three
-//     checkpoint intervals (the watchdog, see WithWatchdog);
-//   - resume at once, without backoff and without spending the retry budget: UNAVAILABLE
-//     with reason STREAM_ROTATED or SERVER_SHUTTING_DOWN ending an attempt that delivered
-//     messages (the server ended the stream on purpose; after an attempt that delivered
-//     nothing it counts as an ordinary failure, so a refusing server cannot make it spin);
-//   - resume a bounded number of times in a row (WithMaxInternalRetries, default 5): INTERNAL,
-//     UNKNOWN;
-//   - stop: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, PERMISSION_DENIED,
-//     UNAUTHENTICATED, UNIMPLEMENTED, OUT_OF_RANGE other than CURSOR_EXPIRED, and the caller's
-//     cancellation (Close, or the context passed to Subscribe);
-//   - OUT_OF_RANGE with reason CURSOR_EXPIRED follows WithExpiredPolicy.
+// Which status codes and reasons exist, what each means and what a client does about it is
+// written once, in the error table of docs/semantics.md; the reasons are the enum ErrorReason of
+// proto/cdcstream/v1/errors.proto ([cdcstreamv1.ErrorReason]), sent in a google.rpc.ErrorInfo
+// of domain cdcstream.v1. This library follows that table, deciding by status code and reason
+// only, never by message text, and adds these rules of its own:
+//
+//   - UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED and DEADLINE_EXCEEDED, whatever the reason (a
+//     proxy may send them without one), a stream that ends without a status, and transport
+//     errors are retried with backoff, without bound unless WithMaxRetries sets one;
+//   - INTERNAL and UNKNOWN are retried a bounded number of times in a row
+//     (WithMaxInternalRetries, default 5);
+//   - a planned end (reason STREAM_ROTATED or SERVER_SHUTTING_DOWN) of an attempt that delivered
+//     messages resumes at once, spending no backoff and no retry budget; after an attempt that
+//     delivered nothing it counts as an ordinary failure, so a refusing server cannot make the
+//     client spin;
+//   - the caller's cancellation (Close, or the context passed to Subscribe) stops, and so does
+//     every other code, including OUT_OF_RANGE without CURSOR_EXPIRED and CANCELED sent by a
+//     server or proxy;
+//   - CURSOR_EXPIRED follows WithExpiredPolicy (below).
+//
+// Any budget ends the subscription with the last error. ErrorDetails reads a status the way the
+// library does: its code, the cdcstream ErrorInfo (reason and metadata), RetryInfo and
+// BadRequest.
 //
 // A start at START_POSITION_NOW is first pinned to a cursor with GetCursor, so a reconnect
-// before the first message cannot skip changes.
+// before the first message cannot skip changes. The watchdog bounds that call too.
 //
 // # Expired cursors and gaps
 //
@@ -77,5 +87,6 @@
 //
 // A Client is safe for concurrent use. Receive, Msg, Gap, Err and Commit of one Subscription
 // must be called from one goroutine at a time; Cursor and Close are safe from any goroutine.
-// The library exports no metrics; it logs through an optional *slog.Logger (WithLogger).
+// The library starts no goroutines of its own beyond the watchdog's timer. It exports no
+// metrics; it logs through an optional *slog.Logger (WithLogger).
 package client

@@ -14,12 +14,12 @@ import (
 // expiredErr is a CURSOR_EXPIRED status naming earliest.
 func expiredErr(t *testing.T, earliest string) error {
 	t.Helper()
-	return statusErr(t, codes.OutOfRange, ReasonCursorExpired, map[string]string{MetadataEarliestCursor: earliest}, 0)
+	return statusErr(t, codes.OutOfRange, cdcstreamv1.ErrorReason_CURSOR_EXPIRED.String(), map[string]string{MetadataEarliestCursor: earliest}, 0)
 }
 
 func TestExpiredFailIsTheDefault(t *testing.T) {
 	_, conn := startFake(t, sendThen(expiredErr(t, "e-5"), change(1, 0)))
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	receiveN(t, sub, 1)
 	err := endOf(t, sub)
@@ -53,7 +53,7 @@ func checkGap(t *testing.T, sub *Subscription, msg *cdcstreamv1.SubscribeRespons
 	if g == nil {
 		t.Fatalf("no gap reported with %v", msg)
 	}
-	if g.From.GetId() != from || g.Resumed.GetId() != resumed || g.Reason != ReasonCursorExpired || !IsCursorExpired(g.Err) {
+	if g.From.GetId() != from || g.Resumed.GetId() != resumed || g.Reason != cdcstreamv1.ErrorReason_CURSOR_EXPIRED || !IsCursorExpired(g.Err) {
 		t.Fatalf("gap %+v, want %s -> %s", g, from, resumed)
 	}
 	if msg.GetCheckpoint().GetCursor().GetId() != resumed {
@@ -67,7 +67,7 @@ func TestExpiredRestartEarliestReportsTheGap(t *testing.T) {
 		sendThenHang(change(6, 0)),
 	)
 	store := &memStore{}
-	sub := newTestClient(conn, &recordingSleep{}, WithExpiredPolicy(ExpiredRestartEarliest)).
+	sub := newTestClient(conn, newFakeClock(), WithExpiredPolicy(ExpiredRestartEarliest)).
 		Subscribe(testCtx(t), fromReq(), WithCheckpointStore(store))
 	defer sub.Close()
 	if !sub.Receive() || sub.Gap() != nil || sub.Msg().GetChange().GetTxId() != 1 {
@@ -90,10 +90,10 @@ func TestExpiredRestartEarliestReportsTheGap(t *testing.T) {
 
 func TestExpiredRestartEarliestWithoutMetadataAsksTheServer(t *testing.T) {
 	f, conn := startFake(t,
-		sendThen(statusErr(t, codes.OutOfRange, ReasonCursorExpired, nil, 0)),
+		sendThen(statusErr(t, codes.OutOfRange, cdcstreamv1.ErrorReason_CURSOR_EXPIRED.String(), nil, 0)),
 		sendThenHang(change(6, 0)),
 	)
-	sub := newTestClient(conn, &recordingSleep{}, WithExpiredPolicy(ExpiredRestartEarliest)).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock(), WithExpiredPolicy(ExpiredRestartEarliest)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	msgs := receiveN(t, sub, 1)
 	checkGap(t, sub, msgs[0], "c-0-0", "earliest")
@@ -112,7 +112,7 @@ func TestExpiredRestartNowReportsTheGap(t *testing.T) {
 		sendThen(expiredErr(t, "c-5-0"), change(1, 0)),
 		sendThenHang(change(9, 0)),
 	)
-	sub := newTestClient(conn, &recordingSleep{}, WithExpiredPolicy(ExpiredRestartNow)).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock(), WithExpiredPolicy(ExpiredRestartNow)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	msgs := receiveN(t, sub, 3)
 	if msgs[0].GetChange().GetTxId() != 1 {
@@ -133,7 +133,7 @@ func TestExpiredRestartNowReportsTheGap(t *testing.T) {
 
 func TestExpiredRestartNowGapFields(t *testing.T) {
 	_, conn := startFake(t, sendThen(expiredErr(t, "c-5-0")), sendThenHang())
-	sub := newTestClient(conn, &recordingSleep{}, WithExpiredPolicy(ExpiredRestartNow)).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock(), WithExpiredPolicy(ExpiredRestartNow)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	msgs := receiveN(t, sub, 1)
 	checkGap(t, sub, msgs[0], "c-0-0", "now")
@@ -146,7 +146,7 @@ func TestDeduplicationRestartsWithTheGap(t *testing.T) {
 		sendThen(expiredErr(t, "fresh-0"), change(50, 0)),
 		sendThenHang(change(1, 0), change(1, 1)),
 	)
-	sub := newTestClient(conn, &recordingSleep{}, WithExpiredPolicy(ExpiredRestartEarliest)).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock(), WithExpiredPolicy(ExpiredRestartEarliest)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	if got := txIDs(receiveN(t, sub, 4)); !slices.Equal(got, []int64{50, -1, 1, 1}) {
 		t.Fatalf("tx ids %v, want [50 gap 1 1]", got)

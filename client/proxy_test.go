@@ -92,7 +92,7 @@ func TestResumeAfterTheConnectionIsCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	first := receiveN(t, sub, 2)
 	p.cut()

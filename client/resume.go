@@ -2,145 +2,136 @@ package client
 
 import (
 	"context"
-	"errors"
-	"time"
+	"sync"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 )
 
-// open waits the backoff owed by the last failure, resolves a pinned position and opens a
-// stream attempt. It leaves s.stream nil (and returns nil) when a restart gap must be reported
-// first.
-func (s *Subscription) open() error {
-	opts := &s.client.opts
-	if s.failures > 0 && !s.backedOff {
-		d := opts.backoff(s.failures-1, s.lastErr)
-		opts.logger.Info("cdcstream client: reconnecting", "after", d, "attempt", s.failures,
-			"cursor", cursorString(s.Cursor()))
-		if err := opts.sleep(s.ctx, d); err != nil {
-			return err
-		}
-		s.backedOff = true
-	}
-	if s.pin != cdcstreamv1.StartPosition_START_POSITION_UNSPECIFIED {
-		// The watchdog bounds this call too, so a stuck server cannot hold Receive forever.
-		gctx, cancel := context.WithTimeout(s.ctx, s.watchdogTimeout())
-		resp, err := s.client.rpc.GetCursor(gctx, &cdcstreamv1.GetCursorRequest{
-			Database: s.database(), Position: s.pin,
-		}, opts.callOptions...)
-		cancel()
+// Gap reports that a subscription restarted after its cursor expired, under the
+// ExpiredRestartEarliest or ExpiredRestartNow policy: the changes strictly after From up to and
+// including Resumed were not delivered (some may have been pruned, some skipped on purpose).
+type Gap struct {
+	// From is the cursor that expired; nil when the subscription had none yet.
+	From *cdcstreamv1.Cursor
+	// Resumed is where the subscription continues: strictly after this cursor.
+	Resumed *cdcstreamv1.Cursor
+	// Reason is the ErrorInfo reason that caused the restart,
+	// [cdcstreamv1.ErrorReason_CURSOR_EXPIRED].
+	Reason cdcstreamv1.ErrorReason
+	// Err is the server's error.
+	Err error
+}
+
+// resumePoint is where a Subscription's next attempt starts: the newest cursor, or a position
+// still to be pinned to a cursor with GetCursor, and a restart not yet reported to the caller.
+type resumePoint struct {
+	// mu guards cursor, which Subscription.Cursor reads from any goroutine.
+	mu sync.Mutex
+	// cursor is the newest cursor: of a change, a checkpoint, the stored or requested start,
+	// or a resolved pin. Nil before the first.
+	cursor *cdcstreamv1.Cursor
+
+	// pin, when not UNSPECIFIED, is the position to resolve with GetCursor before the next
+	// attempt: a NOW start (so that a reconnect before the first message cannot skip changes),
+	// or the restart position after an expiry.
+	pin cdcstreamv1.StartPosition
+	// gap is a restart not yet reported. Its Resumed is nil while pin is being resolved, and set
+	// once the restart cursor is known; then the gap is due.
+	gap *Gap
+}
+
+// start sets the first resume point: the cursor in store if one is stored, else the request's
+// from_cursor, else its position (a NOW start, or nothing, is pinned; EARLIEST is sent as is).
+func (p *resumePoint) start(ctx context.Context, store CheckpointStore, req *cdcstreamv1.SubscribeRequest) error {
+	if store != nil {
+		c, err := store.Load(ctx)
 		if err != nil {
 			return err
 		}
-		if resp.GetCursor().GetId() == "" {
-			return status.Error(codes.Internal, "client: GetCursor returned no cursor")
-		}
-		s.setCursor(resp.GetCursor())
-		s.pin = cdcstreamv1.StartPosition_START_POSITION_UNSPECIFIED
-		if s.gapErr != nil {
-			s.pendingGap = &Gap{From: s.gapFrom, Resumed: resp.GetCursor(), Reason: ReasonCursorExpired, Err: s.gapErr}
-			s.gapFrom, s.gapErr = nil, nil
+		if c != nil {
+			p.advance(c)
 			return nil
 		}
 	}
-	actx, cancel := context.WithCancelCause(s.ctx)
-	stream, err := s.client.rpc.Subscribe(actx, s.attemptRequest(), opts.callOptions...)
-	if err != nil {
-		cancel(nil)
-		return err
+	if c := req.GetFromCursor(); c != nil {
+		p.advance(c)
+		return nil
 	}
-	s.stream, s.attemptCtx, s.attemptCancel, s.attemptOK = stream, actx, cancel, false
-	s.watchdog = time.AfterFunc(s.watchdogTimeout(), func() { cancel(errWatchdog) })
+	if req.GetPosition() != cdcstreamv1.StartPosition_START_POSITION_EARLIEST {
+		p.pin = cdcstreamv1.StartPosition_START_POSITION_NOW
+	}
 	return nil
 }
 
-// closeAttempt releases the current stream attempt.
-func (s *Subscription) closeAttempt() {
-	if s.stream == nil {
+// current returns a copy of the newest cursor, or nil. Safe for concurrent use.
+func (p *resumePoint) current() *cdcstreamv1.Cursor {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cursor == nil {
+		return nil
+	}
+	return proto.Clone(p.cursor).(*cdcstreamv1.Cursor)
+}
+
+// advance records c as the newest cursor; nil and cursors without an id are ignored.
+func (p *resumePoint) advance(c *cdcstreamv1.Cursor) {
+	if c.GetId() == "" {
 		return
 	}
-	s.watchdog.Stop()
-	s.attemptCancel(nil)
-	s.stream, s.attemptCtx, s.attemptCancel, s.watchdog = nil, nil, nil, nil
+	p.mu.Lock()
+	p.cursor = c
+	p.mu.Unlock()
 }
 
-// retry decides what follows the error that ended an attempt. It returns false when the
-// subscription ended (Err set).
-func (s *Subscription) retry(err error) bool {
-	opts := &s.client.opts
-	if s.closed.Load() {
-		return s.end(nil)
+// pinned returns the position to resolve before the next attempt, and whether there is one.
+func (p *resumePoint) pinned() (cdcstreamv1.StartPosition, bool) {
+	return p.pin, p.pin != cdcstreamv1.StartPosition_START_POSITION_UNSPECIFIED
+}
+
+// resolved records c, the cursor GetCursor gave for the pin. It reports whether a restart
+// waited for it, which is then due.
+func (p *resumePoint) resolved(c *cdcstreamv1.Cursor) bool {
+	p.advance(c)
+	p.pin = cdcstreamv1.StartPosition_START_POSITION_UNSPECIFIED
+	if p.gap == nil {
+		return false
 	}
-	if cerr := s.ctx.Err(); cerr != nil {
-		return s.end(cerr)
-	}
-	v := resume
-	if !errors.Is(err, errWatchdog) {
-		v = classify(err)
-	}
-	switch v {
-	case stop:
-		return s.end(err)
-	case expired:
-		if !s.restartExpired(err) {
-			return false
-		}
-	case planned:
-		// The server ended a stream that had been delivering (a rotation or a shutdown): not
-		// a failure, so no backoff and no retry budget spent. A planned end of an attempt
-		// that delivered nothing counts as a failure, so a server that keeps refusing cannot
-		// make the client spin.
-		if s.attemptOK {
-			s.lastErr, s.backedOff = err, false
-			opts.logger.Info("cdcstream client: server ended the stream as planned, resuming",
-				"reason", Reason(err), "cursor", cursorString(s.Cursor()))
-			return true
-		}
-	case resumeInternal:
-		s.internals++
-		if s.internals > opts.maxInternalRetries {
-			return s.end(err)
-		}
-	}
-	s.failures++
-	if opts.maxRetries > 0 && s.failures > opts.maxRetries {
-		return s.end(err)
-	}
-	s.lastErr, s.backedOff = err, false
-	opts.logger.Warn("cdcstream client: stream interrupted, will resume", "error", err,
-		"code", status.Code(err).String(), "reason", Reason(err), "cursor", cursorString(s.Cursor()))
+	p.gap.Resumed = c
 	return true
 }
 
-// restartExpired applies the expiry policy to err. It returns false when the subscription ended.
-func (s *Subscription) restartExpired(err error) bool {
-	opts := &s.client.opts
-	from := s.Cursor()
-	var earliest *cdcstreamv1.Cursor
-	if id := errorInfo(err)[MetadataEarliestCursor]; id != "" {
-		earliest = &cdcstreamv1.Cursor{Id: id, Database: s.database()}
+// restart records a restart after err expired the cursor: at earliest when the server named
+// it, else at the position pos, which must be pinned first. It returns the expired cursor.
+func (p *resumePoint) restart(err error, earliest *cdcstreamv1.Cursor, pos cdcstreamv1.StartPosition) *cdcstreamv1.Cursor {
+	from := p.current()
+	p.gap = &Gap{From: from, Reason: cdcstreamv1.ErrorReason_CURSOR_EXPIRED, Err: err}
+	if earliest != nil {
+		p.resolved(earliest)
+	} else {
+		p.pin = pos
 	}
-	st, _ := status.FromError(err)
-	switch opts.expiredPolicy {
-	case ExpiredRestartEarliest:
-		if earliest != nil {
-			s.setCursor(earliest)
-			s.pendingGap = &Gap{From: from, Resumed: earliest, Reason: ReasonCursorExpired, Err: err}
-		} else {
-			s.pin, s.gapFrom, s.gapErr = cdcstreamv1.StartPosition_START_POSITION_EARLIEST, from, err
-		}
-	case ExpiredRestartNow:
-		s.pin, s.gapFrom, s.gapErr = cdcstreamv1.StartPosition_START_POSITION_NOW, from, err
-	default:
-		return s.end(&CursorExpiredError{Expired: from, Earliest: earliest, Status: st})
+	return from
+}
+
+// dueGap returns the restart to report now and forgets it, or nil when none is due.
+func (p *resumePoint) dueGap() *Gap {
+	g := p.gap
+	if g == nil || g.Resumed == nil {
+		return nil
 	}
-	// Changes after the restart may legitimately repeat (tx_id, seq) values below the old
-	// high-water mark (a recreated database); de-duplication restarts with the gap.
-	s.delivered = false
-	opts.logger.Warn("cdcstream client: cursor expired, restarting with a gap",
-		"policy", opts.expiredPolicy.String(), "expired", cursorString(from), "earliest", cursorString(earliest))
-	return true
+	p.gap = nil
+	return g
+}
+
+// database is the database the subscription reads, for GetCursor, which names no cursor: the
+// request's, else the newest cursor's (the server reads a cursor's database when the request
+// names none), else "" (the server's default). The server stays the authority: it validates,
+// lower-cases and defaults the name; the client only passes on what the stream was given.
+func (p *resumePoint) database(req *cdcstreamv1.SubscribeRequest) string {
+	if db := req.GetDatabase(); db != "" {
+		return db
+	}
+	return p.current().GetDatabase()
 }

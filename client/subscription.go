@@ -3,11 +3,8 @@ package client
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
-	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -30,20 +27,6 @@ func WithCheckpointStore(store CheckpointStore) SubscribeOption {
 	return func(o *subscribeOptions) { o.store = store }
 }
 
-// Gap reports that a subscription restarted after its cursor expired, under the
-// ExpiredRestartEarliest or ExpiredRestartNow policy: the changes strictly after From up to and
-// including Resumed were not delivered (some may have been pruned, some skipped on purpose).
-type Gap struct {
-	// From is the cursor that expired; nil when the subscription had none yet.
-	From *cdcstreamv1.Cursor
-	// Resumed is where the subscription continues: strictly after this cursor.
-	Resumed *cdcstreamv1.Cursor
-	// Reason is the ErrorInfo reason that caused the restart (ReasonCursorExpired).
-	Reason string
-	// Err is the server's error.
-	Err error
-}
-
 // Subscription is a change stream that resumes by itself. Use it as a pull iterator:
 //
 //	for sub.Receive() {
@@ -58,44 +41,23 @@ type Subscription struct {
 	client *Client
 	req    *cdcstreamv1.SubscribeRequest // private copy of the caller's request
 	store  CheckpointStore
-	// ctx is the caller's context, also cancelled by Close; it bounds every RPC and sleep.
+	// ctx is the caller's context, also cancelled by Close; it bounds every call and wait.
 	ctx    context.Context
 	cancel context.CancelFunc
 	// closed is set by Close (any goroutine) so Receive ends with a nil Err.
 	closed atomic.Bool
 
-	// mu guards cursor, which Cursor reads from any goroutine.
-	mu     sync.Mutex
-	cursor *cdcstreamv1.Cursor // newest cursor received (change, checkpoint or resolved start)
+	resume  resumePoint // where the next attempt starts; Cursor reads it from any goroutine
+	retry   retryState  // whether and when to resume after an error
+	dedup   watermark   // the last change delivered
+	attempt *attempt    // the open stream; nil between attempts
 
-	// The current stream attempt; stream is nil between attempts.
-	stream        grpc.ServerStreamingClient[cdcstreamv1.SubscribeResponse]
-	attemptCtx    context.Context
-	attemptCancel context.CancelCauseFunc
-	watchdog      *time.Timer // cancels attemptCtx with errWatchdog after a silence
-
-	started    bool
-	pin        cdcstreamv1.StartPosition // nonzero: resolve this position with GetCursor first
-	gapFrom    *cdcstreamv1.Cursor       // with pin: the expired cursor, for the Gap to report
-	gapErr     error                     // with pin: the expiry error, for the Gap to report
-	pendingGap *Gap                      // a restart to report before anything else
-
-	// De-duplication: the (tx_id, seq) of the last delivered change.
-	delivered bool
-	lastTx    int64
-	lastSeq   int64
-
-	failures  int   // consecutive failed attempts without a message
-	attemptOK bool  // the current attempt has delivered at least one message
-	internals int   // consecutive INTERNAL/UNKNOWN errors without a message
-	lastErr   error // the error that ended the last attempt
-	backedOff bool  // the backoff for lastErr has been waited
-
-	msg       *cdcstreamv1.SubscribeResponse
-	gap       *Gap
-	msgCursor *cdcstreamv1.Cursor // cursor of the last message returned by Msg
+	started   bool                           // the start position was resolved
+	done      bool                           // the subscription ended; err says why
+	msg       *cdcstreamv1.SubscribeResponse // the message Msg returns
+	gap       *Gap                           // the gap Gap returns, with msg
+	msgCursor *cdcstreamv1.Cursor            // cursor of the last message returned by Msg
 	err       error
-	done      bool
 }
 
 // Subscribe returns a Subscription for req; nothing happens on the network until the first
@@ -125,6 +87,7 @@ func (c *Client) Subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 		store:  so.store,
 		ctx:    sctx,
 		cancel: cancel,
+		retry:  retryState{opts: &c.opts, clock: c.opts.clock},
 	}
 }
 
@@ -138,13 +101,12 @@ func (s *Subscription) Receive() bool {
 	s.msg, s.gap = nil, nil
 	if !s.started {
 		s.started = true
-		if err := s.resolveStart(); err != nil {
+		if err := s.resume.start(s.ctx, s.store, s.req); err != nil {
 			return s.end(err)
 		}
 	}
 	for {
-		if g := s.pendingGap; g != nil {
-			s.pendingGap = nil
+		if g := s.resume.dueGap(); g != nil {
 			s.gap = g
 			s.msg = &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Checkpoint{
 				Checkpoint: &cdcstreamv1.Checkpoint{Cursor: g.Resumed},
@@ -152,44 +114,36 @@ func (s *Subscription) Receive() bool {
 			s.msgCursor = g.Resumed
 			return true
 		}
-		if s.stream == nil {
-			if err := s.open(); err != nil {
-				if !s.retry(err) {
-					return false
-				}
-				continue
+		if s.attempt == nil {
+			if err := s.connect(); err != nil && !s.afterError(err) {
+				return false
 			}
-			if s.stream == nil {
-				continue // a restart resolved its cursor; report the gap first
-			}
+			continue // a stream is open, or a restart gap is due
 		}
-		resp, err := s.stream.Recv()
+		resp, err := s.attempt.stream.Recv()
 		if err != nil {
-			if errors.Is(context.Cause(s.attemptCtx), errWatchdog) {
-				err = errWatchdog
-			}
+			err = s.attempt.cause(err)
 			s.closeAttempt()
-			if !s.retry(err) {
+			if !s.afterError(err) {
 				return false
 			}
 			continue
 		}
-		s.watchdog.Reset(s.watchdogTimeout())
-		s.failures, s.internals, s.attemptOK = 0, 0, true
+		s.attempt.alive()
+		s.retry.delivered()
 		switch m := resp.GetMessage().(type) {
 		case *cdcstreamv1.SubscribeResponse_Change:
 			ch := m.Change
-			if s.delivered && (ch.GetTxId() < s.lastTx || ch.GetTxId() == s.lastTx && ch.GetSeq() <= s.lastSeq) {
+			if !s.dedup.admit(ch) {
 				s.client.opts.logger.Debug("cdcstream client: skipped a change already delivered",
 					"tx_id", ch.GetTxId(), "seq", ch.GetSeq())
 				continue
 			}
-			s.delivered, s.lastTx, s.lastSeq = true, ch.GetTxId(), ch.GetSeq()
-			s.setCursor(ch.GetCursor())
+			s.resume.advance(ch.GetCursor())
 			s.msg, s.msgCursor = resp, ch.GetCursor()
 			return true
 		case *cdcstreamv1.SubscribeResponse_Checkpoint:
-			s.setCursor(m.Checkpoint.GetCursor())
+			s.resume.advance(m.Checkpoint.GetCursor())
 			s.msg, s.msgCursor = resp, m.Checkpoint.GetCursor()
 			return true
 		default:
@@ -216,14 +170,7 @@ func (s *Subscription) Err() error { return s.err }
 // Cursor returns the newest cursor received (from a change, a checkpoint, or a resolved start),
 // or nil. Subscribing from it continues strictly after it. It returns a copy. Safe for
 // concurrent use.
-func (s *Subscription) Cursor() *cdcstreamv1.Cursor {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cursor == nil {
-		return nil
-	}
-	return proto.Clone(s.cursor).(*cdcstreamv1.Cursor)
-}
+func (s *Subscription) Cursor() *cdcstreamv1.Cursor { return s.resume.current() }
 
 // Commit saves the cursor of the last message returned by Msg to the checkpoint store. Call it
 // after acting on the message: a restarted program then continues strictly after it. It returns
@@ -246,26 +193,58 @@ func (s *Subscription) Close() error {
 	return nil
 }
 
-// resolveStart decides where the first attempt starts.
-func (s *Subscription) resolveStart() error {
-	if s.store != nil {
-		c, err := s.store.Load(s.ctx)
-		if err != nil {
-			return err
+// afterError decides what follows the error that ended a call. It returns false when the
+// subscription ended (Err set).
+func (s *Subscription) afterError(err error) bool {
+	logger := s.client.opts.logger
+	if s.closed.Load() {
+		return s.end(nil)
+	}
+	if cerr := s.ctx.Err(); cerr != nil {
+		return s.end(cerr)
+	}
+	v := classify(err)
+	switch v {
+	case stop:
+		return s.end(err)
+	case expired:
+		if !s.restartExpired(err) {
+			return false
 		}
-		if c != nil {
-			s.setCursor(c)
-			return nil
-		}
 	}
-	if c := s.req.GetFromCursor(); c != nil {
-		s.setCursor(c)
-		return nil
+	switch s.retry.failed(v, err) {
+	case giveUp:
+		return s.end(err)
+	case resumeFree:
+		logger.Info("cdcstream client: server ended the stream as planned, resuming",
+			"reason", Reason(err), "cursor", cursorString(s.resume.current()))
+	default:
+		logger.Warn("cdcstream client: stream interrupted, will resume", "error", err,
+			"code", status.Code(err).String(), "reason", Reason(err), "cursor", cursorString(s.resume.current()))
 	}
-	if s.req.GetPosition() != cdcstreamv1.StartPosition_START_POSITION_EARLIEST {
-		s.pin = cdcstreamv1.StartPosition_START_POSITION_NOW
+	return true
+}
+
+// restartExpired applies the expiry policy to err. It returns false when the subscription ended.
+func (s *Subscription) restartExpired(err error) bool {
+	opts := &s.client.opts
+	earliest := earliestIn(err, s.resume.database(s.req))
+	var from *cdcstreamv1.Cursor
+	switch opts.expiredPolicy {
+	case ExpiredRestartEarliest:
+		from = s.resume.restart(err, earliest, cdcstreamv1.StartPosition_START_POSITION_EARLIEST)
+	case ExpiredRestartNow:
+		from = s.resume.restart(err, nil, cdcstreamv1.StartPosition_START_POSITION_NOW)
+	default:
+		st, _ := status.FromError(err)
+		return s.end(&CursorExpiredError{Expired: s.resume.current(), Earliest: earliest, Status: st})
 	}
-	return nil
+	// Changes after the restart may legitimately repeat (tx_id, seq) values below the old
+	// high-water mark (a recreated database); de-duplication restarts with the gap.
+	s.dedup.reset()
+	opts.logger.Warn("cdcstream client: cursor expired, restarting with a gap",
+		"policy", opts.expiredPolicy.String(), "expired", cursorString(from), "earliest", cursorString(earliest))
+	return true
 }
 
 // end finishes the subscription with err and returns false.
@@ -278,46 +257,4 @@ func (s *Subscription) end(err error) bool {
 	}
 	s.cancel()
 	return false
-}
-
-// attemptRequest is the caller's request resumed from the newest cursor.
-func (s *Subscription) attemptRequest() *cdcstreamv1.SubscribeRequest {
-	req := proto.Clone(s.req).(*cdcstreamv1.SubscribeRequest)
-	if c := s.Cursor(); c != nil {
-		req.Start = &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: c}
-	}
-	return req
-}
-
-// database is the database the subscription follows, "" meaning the server's default.
-func (s *Subscription) database() string {
-	if db := s.req.GetDatabase(); db != "" {
-		return db
-	}
-	if c := s.Cursor(); c != nil {
-		return c.GetDatabase()
-	}
-	return s.req.GetFromCursor().GetDatabase()
-}
-
-// watchdogTimeout is how long an attempt may stay silent.
-func (s *Subscription) watchdogTimeout() time.Duration {
-	if d := s.client.opts.watchdog; d > 0 {
-		return d
-	}
-	interval := DefaultCheckpointInterval
-	if ci := s.req.GetCheckpointInterval(); ci != nil && ci.AsDuration() > 0 {
-		interval = ci.AsDuration()
-	}
-	return watchdogIntervals * interval
-}
-
-// setCursor records c as the newest cursor; nil is ignored.
-func (s *Subscription) setCursor(c *cdcstreamv1.Cursor) {
-	if c == nil || c.GetId() == "" {
-		return
-	}
-	s.mu.Lock()
-	s.cursor = c
-	s.mu.Unlock()
 }

@@ -28,10 +28,10 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// newTestClient returns a client that records its backoff waits in rs and whose jitter is the
-// identity (the bound itself), so waits are deterministic.
-func newTestClient(conn grpc.ClientConnInterface, rs *recordingSleep, opts ...Option) *Client {
-	base := []Option{withSleep(rs.sleep), withJitter(func(d time.Duration) time.Duration { return d })}
+// newTestClient returns a client on the fake clock clk, which records its backoff waits, and
+// whose jitter is the identity (the bound itself), so waits are deterministic.
+func newTestClient(conn grpc.ClientConnInterface, clk *fakeClock, opts ...Option) *Client {
+	base := []Option{withClock(clk), withJitter(func(d time.Duration) time.Duration { return d })}
 	return New(conn, append(base, opts...)...)
 }
 
@@ -92,8 +92,8 @@ func TestResumeAfterUnavailableFromNewestCursor(t *testing.T) {
 		sendThen(status.Error(codes.Unavailable, "gone"), change(1, 0), change(1, 1), checkpoint("cp-1")),
 		sendThenHang(change(2, 0)),
 	)
-	rs := &recordingSleep{}
-	sub := newTestClient(conn, rs).Subscribe(testCtx(t), fromReq())
+	clk := newFakeClock()
+	sub := newTestClient(conn, clk).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	got := receiveN(t, sub, 4)
 	if want := []int64{1, 1, -1, 2}; !slices.Equal(txIDs(got), want) {
@@ -105,8 +105,8 @@ func TestResumeAfterUnavailableFromNewestCursor(t *testing.T) {
 	if got := sub.Cursor().GetId(); got != "c-2-0" {
 		t.Fatalf("Cursor() = %q, want c-2-0", got)
 	}
-	if n := len(rs.recorded()); n != 1 {
-		t.Fatalf("backoff waits %v, want exactly one", rs.recorded())
+	if n := len(clk.recorded()); n != 1 {
+		t.Fatalf("backoff waits %v, want exactly one", clk.recorded())
 	}
 	// The resumed request keeps the caller's other fields.
 	if db := f.subscribeRequests()[1].GetDatabase(); db != "neo4j" {
@@ -121,7 +121,7 @@ func TestResumesOnStreamEndWithoutStatusAndResourceExhausted(t *testing.T) {
 		sendThen(status.Error(codes.Aborted, "aborted")),
 		sendThenHang(change(2, 0)),
 	)
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	got := receiveN(t, sub, 2)
 	if want := []int64{1, 2}; !slices.Equal(txIDs(got), want) {
@@ -138,12 +138,12 @@ func TestRetryInfoDelayIsHonoured(t *testing.T) {
 		sendThen(statusErr(t, codes.ResourceExhausted, "TOO_MANY_SUBSCRIPTIONS", nil, 3*time.Second)),
 		sendThenHang(change(1, 0)),
 	)
-	rs := &recordingSleep{}
-	sub := newTestClient(conn, rs).Subscribe(testCtx(t), fromReq())
+	clk := newFakeClock()
+	sub := newTestClient(conn, clk).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	receiveN(t, sub, 1)
-	if want := []time.Duration{7 * time.Second, 3 * time.Second}; !slices.Equal(rs.recorded(), want) {
-		t.Fatalf("waits %v, want %v", rs.recorded(), want)
+	if want := []time.Duration{7 * time.Second, 3 * time.Second}; !slices.Equal(clk.recorded(), want) {
+		t.Fatalf("waits %v, want %v", clk.recorded(), want)
 	}
 }
 
@@ -154,13 +154,13 @@ func TestBackoffDoublesUpToMaxAndResetsAfterAMessage(t *testing.T) {
 		sendThen(status.Error(codes.Unavailable, "gone"), change(1, 0)),
 		sendThenHang(change(2, 0)),
 	)
-	rs := &recordingSleep{}
-	sub := newTestClient(conn, rs, WithBackoff(10*time.Millisecond, 40*time.Millisecond)).Subscribe(testCtx(t), fromReq())
+	clk := newFakeClock()
+	sub := newTestClient(conn, clk, WithBackoff(10*time.Millisecond, 40*time.Millisecond)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	receiveN(t, sub, 2)
 	ms := time.Millisecond
-	if want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 40 * ms, 10 * ms}; !slices.Equal(rs.recorded(), want) {
-		t.Fatalf("waits %v, want %v", rs.recorded(), want)
+	if want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 40 * ms, 10 * ms}; !slices.Equal(clk.recorded(), want) {
+		t.Fatalf("waits %v, want %v", clk.recorded(), want)
 	}
 }
 
@@ -182,7 +182,7 @@ func TestStopCodes(t *testing.T) {
 	} {
 		t.Run(code.String(), func(t *testing.T) {
 			f, conn := startFake(t, sendThen(statusErr(t, code, "SOME_REASON", nil, 0), change(1, 0)))
-			sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+			sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 			defer sub.Close()
 			receiveN(t, sub, 1)
 			err := endOf(t, sub)
@@ -206,7 +206,7 @@ func TestInternalIsRetriedABoundedNumberOfTimes(t *testing.T) {
 	internal := sendThen(status.Error(codes.Internal, "boom"))
 	t.Run("gives up", func(t *testing.T) {
 		f, conn := startFake(t, internal, internal, internal, internal)
-		sub := newTestClient(conn, &recordingSleep{}, WithMaxInternalRetries(2)).Subscribe(testCtx(t), fromReq())
+		sub := newTestClient(conn, newFakeClock(), WithMaxInternalRetries(2)).Subscribe(testCtx(t), fromReq())
 		defer sub.Close()
 		if err := endOf(t, sub); status.Code(err) != codes.Internal {
 			t.Fatalf("Err() = %v, want INTERNAL", err)
@@ -217,7 +217,7 @@ func TestInternalIsRetriedABoundedNumberOfTimes(t *testing.T) {
 	})
 	t.Run("default is 5", func(t *testing.T) {
 		f, conn := startFake(t, internal, internal, internal, internal, internal, internal, internal)
-		sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+		sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 		defer sub.Close()
 		if err := endOf(t, sub); status.Code(err) != codes.Internal {
 			t.Fatalf("Err() = %v, want INTERNAL", err)
@@ -230,7 +230,7 @@ func TestInternalIsRetriedABoundedNumberOfTimes(t *testing.T) {
 		_, conn := startFake(t, internal, internal,
 			sendThen(status.Error(codes.Internal, "boom"), change(1, 0)),
 			internal, sendThenHang(change(2, 0)))
-		sub := newTestClient(conn, &recordingSleep{}, WithMaxInternalRetries(2)).Subscribe(testCtx(t), fromReq())
+		sub := newTestClient(conn, newFakeClock(), WithMaxInternalRetries(2)).Subscribe(testCtx(t), fromReq())
 		defer sub.Close()
 		if got := txIDs(receiveN(t, sub, 2)); !slices.Equal(got, []int64{1, 2}) {
 			t.Fatalf("tx ids %v", got)
@@ -241,7 +241,7 @@ func TestInternalIsRetriedABoundedNumberOfTimes(t *testing.T) {
 func TestMaxRetriesBoundsUnavailable(t *testing.T) {
 	unavailable := sendThen(status.Error(codes.Unavailable, "gone"))
 	f, conn := startFake(t, unavailable, unavailable, unavailable, unavailable)
-	sub := newTestClient(conn, &recordingSleep{}, WithMaxRetries(2)).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock(), WithMaxRetries(2)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	if err := endOf(t, sub); status.Code(err) != codes.Unavailable {
 		t.Fatalf("Err() = %v, want UNAVAILABLE", err)
@@ -257,7 +257,7 @@ func TestDeduplicatesResentChanges(t *testing.T) {
 		// A server resuming from an older position re-sends what was delivered.
 		sendThenHang(change(1, 0), change(1, 1), change(2, 0), checkpoint("cp-2"), change(2, 1), change(3, 0)),
 	)
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	got := receiveN(t, sub, 6)
 	var pairs []string
@@ -278,7 +278,7 @@ func TestDeduplicatesResentChanges(t *testing.T) {
 
 func TestUnknownMessageKindsAreIgnored(t *testing.T) {
 	_, conn := startFake(t, sendThenHang(&cdcstreamv1.SubscribeResponse{}, change(1, 0)))
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	if got := txIDs(receiveN(t, sub, 1)); !slices.Equal(got, []int64{1}) {
 		t.Fatalf("tx ids %v", got)
@@ -288,7 +288,9 @@ func TestUnknownMessageKindsAreIgnored(t *testing.T) {
 func TestWatchdogReconnectsASilentStream(t *testing.T) {
 	silent := sendThenHang()
 	f, conn := startFake(t, silent, sendThenHang(change(1, 0)))
-	sub := newTestClient(conn, &recordingSleep{}, WithWatchdog(20*time.Millisecond)).Subscribe(testCtx(t), fromReq())
+	clk := newFakeClock()
+	tripWatchdog(t, clk, 20*time.Millisecond, f.subscribed) // the first stream stays silent that long
+	sub := newTestClient(conn, clk, WithWatchdog(20*time.Millisecond)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	if got := txIDs(receiveN(t, sub, 1)); !slices.Equal(got, []int64{1}) {
 		t.Fatalf("tx ids %v", got)
@@ -315,7 +317,7 @@ func TestWatchdogDefaultIsThreeCheckpointIntervals(t *testing.T) {
 
 func TestNowStartIsPinnedWithGetCursor(t *testing.T) {
 	f, conn := startFake(t, sendThen(status.Error(codes.Unavailable, "gone")), sendThenHang(change(1, 0)))
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), &cdcstreamv1.SubscribeRequest{Database: "neo4j"})
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), &cdcstreamv1.SubscribeRequest{Database: "neo4j"})
 	defer sub.Close()
 	receiveN(t, sub, 1)
 	if want := []string{"now", "now"}; !slices.Equal(fromCursors(f.subscribeRequests()), want) {
@@ -328,7 +330,9 @@ func TestHangingGetCursorIsBoundedByTheWatchdog(t *testing.T) {
 	f.mu.Lock()
 	f.cursorHangs = 1
 	f.mu.Unlock()
-	sub := newTestClient(conn, &recordingSleep{}, WithWatchdog(20*time.Millisecond)).
+	clk := newFakeClock()
+	tripWatchdog(t, clk, 20*time.Millisecond, f.askedCursor) // the first GetCursor hangs that long
+	sub := newTestClient(conn, clk, WithWatchdog(20*time.Millisecond)).
 		Subscribe(testCtx(t), &cdcstreamv1.SubscribeRequest{Database: "neo4j"})
 	defer sub.Close()
 	receiveN(t, sub, 1)
@@ -343,7 +347,7 @@ func TestHangingGetCursorIsBoundedByTheWatchdog(t *testing.T) {
 func TestEarliestStartIsSentAsIs(t *testing.T) {
 	f, conn := startFake(t, sendThenHang(change(1, 0)))
 	req := &cdcstreamv1.SubscribeRequest{Start: &cdcstreamv1.SubscribeRequest_Position{Position: cdcstreamv1.StartPosition_START_POSITION_EARLIEST}}
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), req)
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), req)
 	defer sub.Close()
 	receiveN(t, sub, 1)
 	got := f.subscribeRequests()[0]
@@ -360,7 +364,7 @@ func TestExplicitCheckpointIntervalIsKept(t *testing.T) {
 		Start:              &cdcstreamv1.SubscribeRequest_Position{Position: cdcstreamv1.StartPosition_START_POSITION_EARLIEST},
 		CheckpointInterval: durationpb.New(3 * time.Second),
 	}
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), req)
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), req)
 	defer sub.Close()
 	receiveN(t, sub, 1)
 	if got := f.subscribeRequests()[0].GetCheckpointInterval().AsDuration(); got != 3*time.Second {
@@ -371,7 +375,7 @@ func TestExplicitCheckpointIntervalIsKept(t *testing.T) {
 func TestCheckpointStoreResumeAndCommit(t *testing.T) {
 	f, conn := startFake(t, sendThenHang(change(8, 0), checkpoint("cp-8")))
 	store := &memStore{c: cursor("c-7-3")}
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq(), WithCheckpointStore(store))
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq(), WithCheckpointStore(store))
 	defer sub.Close()
 	if err := sub.Commit(testCtx(t)); err != nil || store.saves != 0 {
 		t.Fatalf("commit before any message: %v, %d saves", err, store.saves)
@@ -394,7 +398,7 @@ func TestCheckpointStoreResumeAndCommit(t *testing.T) {
 
 func TestEmptyStoreUsesTheRequestStart(t *testing.T) {
 	f, conn := startFake(t, sendThenHang(change(1, 0)))
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq(), WithCheckpointStore(&memStore{}))
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq(), WithCheckpointStore(&memStore{}))
 	defer sub.Close()
 	receiveN(t, sub, 1)
 	if want := []string{"c-0-0"}; !slices.Equal(fromCursors(f.subscribeRequests()), want) {
@@ -404,7 +408,7 @@ func TestEmptyStoreUsesTheRequestStart(t *testing.T) {
 
 func TestCloseFromAnotherGoroutineEndsReceive(t *testing.T) {
 	f, conn := startFake(t)
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	go func() {
 		<-f.subscribed // the stream is open and silent
 		sub.Close()
@@ -417,7 +421,7 @@ func TestCloseFromAnotherGoroutineEndsReceive(t *testing.T) {
 func TestCallerCancellationStops(t *testing.T) {
 	f, conn := startFake(t)
 	ctx, cancel := context.WithCancel(testCtx(t))
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(ctx, fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(ctx, fromReq())
 	defer sub.Close()
 	go func() {
 		<-f.subscribed
@@ -445,7 +449,7 @@ func TestReconnectsAreLogged(t *testing.T) {
 	_, conn := startFake(t, sendThen(statusErr(t, codes.Unavailable, "NEO4J_UNAVAILABLE", nil, 0)), sendThenHang(change(1, 0)))
 	var buf proctest.Log
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sub := newTestClient(conn, &recordingSleep{}, WithLogger(logger)).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock(), WithLogger(logger)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	receiveN(t, sub, 1)
 	out := buf.String()
@@ -458,7 +462,7 @@ func TestReconnectsAreLogged(t *testing.T) {
 
 func TestCursorReturnsACopy(t *testing.T) {
 	_, conn := startFake(t, sendThenHang(change(1, 0)))
-	sub := newTestClient(conn, &recordingSleep{}).Subscribe(testCtx(t), fromReq())
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	receiveN(t, sub, 1)
 	sub.Cursor().Id = "mutated"
@@ -468,7 +472,7 @@ func TestCursorReturnsACopy(t *testing.T) {
 }
 
 func TestPlannedEndsResumeAtOnce(t *testing.T) {
-	for _, reason := range []string{ReasonStreamRotated, ReasonServerShuttingDown} {
+	for _, reason := range []string{cdcstreamv1.ErrorReason_STREAM_ROTATED.String(), cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN.String()} {
 		t.Run(reason, func(t *testing.T) {
 			planned := statusErr(t, codes.Unavailable, reason, nil, 0)
 			f, conn := startFake(t,
@@ -476,14 +480,14 @@ func TestPlannedEndsResumeAtOnce(t *testing.T) {
 				sendThen(planned, change(2, 0)),
 				sendThenHang(change(3, 0)),
 			)
-			rs := &recordingSleep{}
-			sub := newTestClient(conn, rs, WithMaxRetries(1)).Subscribe(testCtx(t), fromReq())
+			clk := newFakeClock()
+			sub := newTestClient(conn, clk, WithMaxRetries(1)).Subscribe(testCtx(t), fromReq())
 			defer sub.Close()
 			got := receiveN(t, sub, 4)
 			if want := []int64{1, -1, 2, 3}; !slices.Equal(txIDs(got), want) {
 				t.Fatalf("tx ids %v, want %v", txIDs(got), want)
 			}
-			if w := rs.recorded(); len(w) != 0 {
+			if w := clk.recorded(); len(w) != 0 {
 				t.Fatalf("a planned end waited %v; it must resume at once", w)
 			}
 			if want := []string{"c-0-0", "cp-1", "c-2-0"}; !slices.Equal(fromCursors(f.subscribeRequests()), want) {
@@ -494,18 +498,18 @@ func TestPlannedEndsResumeAtOnce(t *testing.T) {
 }
 
 func TestPlannedEndWithoutMessagesCountsAsFailure(t *testing.T) {
-	refused := sendThen(statusErr(t, codes.Unavailable, ReasonServerShuttingDown, nil, 0))
+	refused := sendThen(statusErr(t, codes.Unavailable, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN.String(), nil, 0))
 	_, conn := startFake(t, refused, refused, refused)
-	rs := &recordingSleep{}
-	sub := newTestClient(conn, rs, WithMaxRetries(2)).Subscribe(testCtx(t), fromReq())
+	clk := newFakeClock()
+	sub := newTestClient(conn, clk, WithMaxRetries(2)).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	if sub.Receive() {
 		t.Fatalf("got a message from a server that only refuses")
 	}
-	if Reason(sub.Err()) != ReasonServerShuttingDown {
+	if Reason(sub.Err()) != cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN.String() {
 		t.Fatalf("Err = %v, want the refusal after the retry budget", sub.Err())
 	}
-	if n := len(rs.recorded()); n != 2 {
+	if n := len(clk.recorded()); n != 2 {
 		t.Fatalf("%d backoff waits, want 2 (a refusal with no message is a failure)", n)
 	}
 }

@@ -53,19 +53,22 @@
 //
 // # Errors
 //
-// Every error becomes a status in one place, with google.rpc.ErrorInfo (domain ErrorDomain)
-// and one of the Reason* constants:
+// Every error becomes a status in one place, Status (errors.go), with google.rpc.ErrorInfo
+// (domain ErrorDomain) whose reason is a cdcstreamv1.ErrorReason name, plus RetryInfo and
+// BadRequest where the error table says so. A Source reports Neo4j's failures by wrapping the
+// Err* sentinels; the edges refuse calls with ErrUnauthenticated, ErrPermissionDenied and
+// ErrTooManySubscriptions, and Reason classifies any of them for metrics. The table itself,
+// cause by cause with what a client should do, lives once, in docs/semantics.md (a test keeps
+// it complete); errors.proto documents each reason.
 //
-//	INVALID_ARGUMENT    INVALID_REQUEST, INVALID_SELECTOR, INVALID_CURSOR (+BadRequest)  stop
-//	OUT_OF_RANGE        CURSOR_EXPIRED (+metadata earliest_cursor)                       stop or restart per policy
-//	FAILED_PRECONDITION CDC_DISABLED                                                     stop
-//	NOT_FOUND           DATABASE_NOT_FOUND                                               stop
-//	UNAVAILABLE         NEO4J_AUTH (logged at Error)                                     resume with backoff
-//	UNAVAILABLE         NEO4J_UNAVAILABLE (+RetryInfo 1s)                                resume with backoff
-//	RESOURCE_EXHAUSTED  TOO_MANY_SUBSCRIPTIONS (+RetryInfo 5s)                           resume with backoff
-//	UNAVAILABLE         SERVER_SHUTTING_DOWN                                             resume
-//	CANCELED            (client canceled)
-//	INTERNAL            INTERNAL, generic message; details only in the log               bounded retries
+// # Admission, observers and rotation
+//
+// WithAdmission lets the edges authorise a call on exactly the database the server will read
+// (validated, defaulted, lower-cased) and take per-principal slots, before any Neo4j call;
+// interceptors only authenticate. WithObserver feeds metrics from the stream's own events
+// (started, ended with code and reason, change sent with its commit time, checkpoint sent,
+// polled). WithMaxStreamAge rotates streams in the sender, on the same path as shutdown: a
+// final Checkpoint with the newest cursor, then UNAVAILABLE with STREAM_ROTATED (RetryInfo 0s).
 //
 // # Names
 //
@@ -79,8 +82,8 @@
 // stream send a final Checkpoint with its newest cursor and end with UNAVAILABLE
 // SERVER_SHUTTING_DOWN, and waits for them (or for its context). Ready reports whether the
 // server is not shutting down and the Source reaches Neo4j, for health checks. Stats returns
-// counters (polls, head probes, messages sent, open, idle and back-pressured streams); they
-// are fed by an internal observer interface that a metrics exporter can implement too.
+// counters (polls, head probes, messages sent, rotations, open, idle and back-pressured
+// streams), fed by the same Observer events that WithObserver exports.
 //
 // # Configuration and tests
 //

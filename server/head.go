@@ -12,14 +12,14 @@ import (
 const probeTimeout = 30 * time.Second
 
 // heads shares one head probe per database among all subscriptions of that database, so
-// that idle subscriptions cost O(1) Neo4j queries per poll interval (ARCHITECTURE.md
-// section 8): the prober calls Source.Current once per interval, and a subscription polls
+// that idle subscriptions cost O(1) Neo4j queries per poll interval (docs/architecture.md):
+// the prober calls Source.Current once per interval, and a subscription polls
 // only when the head differs from the current id it saw on its last poll.
 type heads struct {
 	src      Source
 	clock    Clock
 	interval time.Duration
-	obs Observer
+	obs      Observer
 	log      *slog.Logger
 
 	// mu protects probers and every prober's refs.

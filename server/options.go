@@ -35,6 +35,11 @@ const (
 	DefaultMaxSelectors = 64
 	// MaxMaxSelectors bounds WithMaxSelectors (at least 1).
 	MaxMaxSelectors = 10000
+	// DefaultMaxSelectorBytes is the default limit of the encoded size of a request's
+	// selectors; MinMaxSelectorBytes and MaxMaxSelectorBytes bound WithMaxSelectorBytes.
+	DefaultMaxSelectorBytes = 64 << 10
+	MinMaxSelectorBytes     = 1 << 10
+	MaxMaxSelectorBytes     = 16 << 20
 	// MinMaxStreamAge is the shortest maximum stream age (WithMaxStreamAge); 0 means off.
 	MinMaxStreamAge = time.Second
 )
@@ -67,6 +72,7 @@ type options struct {
 	checkpointInterval time.Duration
 	maxSubscriptions   int
 	maxSelectors       int
+	maxSelectorBytes   int
 	maxStreamAge       time.Duration
 	admission          Admission
 	observers          observers
@@ -82,6 +88,7 @@ func defaultOptions() options {
 		checkpointInterval: DefaultCheckpointInterval,
 		maxSubscriptions:   DefaultMaxSubscriptions,
 		maxSelectors:       DefaultMaxSelectors,
+		maxSelectorBytes:   DefaultMaxSelectorBytes,
 		logger:             slog.New(slog.DiscardHandler),
 		clock:              systemClock{},
 	}
@@ -124,6 +131,15 @@ func WithMaxSubscriptions(n int) Option {
 // INVALID_ARGUMENT (reason INVALID_SELECTOR). Default 64; allowed 1..10000.
 func WithMaxSelectors(n int) Option {
 	return func(o *options) { o.maxSelectors = n }
+}
+
+// WithMaxSelectorBytes limits the encoded size of one request's selectors (all of them
+// together); larger ones are INVALID_ARGUMENT (reason INVALID_SELECTOR) before any Neo4j call,
+// so a client cannot make every poll carry megabytes of selector parameters. Names, keys and
+// element ids inside selectors are also limited to 1024 bytes each. Default 64 KiB; allowed
+// 1 KiB..16 MiB.
+func WithMaxSelectorBytes(n int) Option {
+	return func(o *options) { o.maxSelectorBytes = n }
 }
 
 // WithMaxStreamAge ends every Subscribe stream after about d (jittered by ±10 %): it sends a
@@ -216,6 +232,9 @@ func (o *options) validate() error {
 	}
 	if o.maxSelectors < 1 || o.maxSelectors > MaxMaxSelectors {
 		errs = append(errs, fmt.Errorf("max selectors %d outside 1..%d", o.maxSelectors, MaxMaxSelectors))
+	}
+	if o.maxSelectorBytes < MinMaxSelectorBytes || o.maxSelectorBytes > MaxMaxSelectorBytes {
+		errs = append(errs, fmt.Errorf("max selector bytes %d outside %d..%d", o.maxSelectorBytes, MinMaxSelectorBytes, MaxMaxSelectorBytes))
 	}
 	if o.maxStreamAge != 0 && o.maxStreamAge < MinMaxStreamAge {
 		errs = append(errs, fmt.Errorf("max stream age %v: must be 0 (off) or at least %v", o.maxStreamAge, MinMaxStreamAge))

@@ -33,7 +33,7 @@ type pollResult struct {
 type poller struct {
 	src       Source
 	clock     Clock
-	obs Observer
+	obs       Observer
 	log       *slog.Logger
 	database  string
 	selectors []*cdcstreamv1.Selector

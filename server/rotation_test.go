@@ -46,25 +46,33 @@ func serveLoopback(t *testing.T, srv *server.Server) cdcstreamv1.ChangeStreamSer
 	t.Helper()
 	gs := grpc.NewServer()
 	srv.Register(gs)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	cc, err := grpc.NewClient(listenLoopback(t, gs), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cdcstreamv1.NewChangeStreamServiceClient(cc)
+}
+
+// listenLoopback serves gs on 127.0.0.1:0 until cleanup and returns its address.
+func listenLoopback(t *testing.T, gs *grpc.Server) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{}) // closed when Serve returns
 	go func() { defer close(done); _ = gs.Serve(lis) }()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		cc.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
 		gs.Stop()
 		<-done
 	})
-	return cdcstreamv1.NewChangeStreamServiceClient(cc)
+	return lis.Addr().String()
 }
 
 // rotationOf checks that err is the rotation status (UNAVAILABLE, STREAM_ROTATED, RetryInfo 0s).

@@ -15,7 +15,7 @@ type sender struct {
 	// send writes one message to the client (stream.Send, or a recorder in tests).
 	send     func(*cdcstreamv1.SubscribeResponse) error
 	clock    Clock
-	obs Observer
+	obs      Observer
 	database string
 	interval time.Duration
 	// shutdown is closed when the server shuts down: send a final checkpoint and end.

@@ -24,7 +24,7 @@ type Server struct {
 	log   *slog.Logger
 	heads *heads
 	stats *counters
-	obs Observer
+	obs   Observer
 
 	// mu protects active, shuttingDown and drained's closing.
 	mu sync.Mutex

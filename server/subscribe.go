@@ -125,7 +125,7 @@ func (s *Server) finish(ctx context.Context, rpc, database string, err error) *s
 	level, msg := slog.LevelWarn, "server: rpc ended"
 	switch reason {
 	case cdcstreamv1.ErrorReason_STREAM_ROTATED:
-		level, msg = slog.LevelDebug, "server: stream rotated"
+		level, msg = slog.LevelInfo, "server: stream rotated"
 	case cdcstreamv1.ErrorReason_NEO4J_AUTH, cdcstreamv1.ErrorReason_INTERNAL:
 		level = slog.LevelError
 	}

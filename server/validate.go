@@ -5,9 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
 )
 
 // Validation limits.
@@ -18,7 +20,39 @@ const (
 	maxCursorIDLen = 1024
 	// maxValueDepth bounds the nesting of list and map values in selectors.
 	maxValueDepth = 32
+	// maxNameLen bounds a label, type, property name, map key or element id in a selector.
+	maxNameLen = 1024
+	// maxEchoLen bounds how much of a client's string a field path or message repeats, so that
+	// an error always fits in a peer's header limit (8 KiB in Netty and many proxies).
+	maxEchoLen = 64
+	// maxFieldLen and maxDescriptionLen bound each BadRequest violation.
+	maxFieldLen       = 512
+	maxDescriptionLen = 512
 )
+
+// echo quotes a client's string for a field path, cut to maxEchoLen bytes (on a rune
+// boundary) with an ellipsis.
+func echo(s string) string {
+	if len(s) <= maxEchoLen {
+		return strconv.Quote(s)
+	}
+	cut := maxEchoLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}
+
+// truncate cuts s to n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
 
 // startKind says where a subscription starts.
 type startKind int
@@ -50,7 +84,7 @@ func (v *violations) add(reason cdcstreamv1.ErrorReason, field, format string, a
 	}
 	if len(v.list) < maxViolations {
 		v.list = append(v.list, &errdetails.BadRequest_FieldViolation{
-			Field: field, Description: fmt.Sprintf(format, args...)})
+			Field: truncate(field, maxFieldLen), Description: truncate(fmt.Sprintf(format, args...), maxDescriptionLen)})
 	}
 }
 
@@ -175,9 +209,16 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 	}
 
 	sels := req.GetSelectors()
-	if len(sels) > o.maxSelectors {
+	size := 0
+	for _, s := range sels {
+		size += proto.Size(s)
+	}
+	switch {
+	case len(sels) > o.maxSelectors:
 		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, "selectors", "%d selectors exceed the limit of %d", len(sels), o.maxSelectors)
-	} else {
+	case size > o.maxSelectorBytes:
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, "selectors", "selectors of %d bytes exceed the limit of %d bytes", size, o.maxSelectorBytes)
+	default:
 		for i, s := range sels {
 			validateSelector(s, "selectors["+strconv.Itoa(i)+"]", &vs)
 		}

@@ -16,16 +16,21 @@ func validateSelector(s *cdcstreamv1.Selector, field string, vs *violations) {
 		e := k.Entity
 		f := field + ".entity"
 		validateCommon(f, e.GetOperation(), e.GetChangesTo(), e.GetTxMetadata(), vs)
+		validateLengths(f, vs, "executing_user", e.GetExecutingUser(), "authenticated_user", e.GetAuthenticatedUser())
 	case *cdcstreamv1.Selector_Node:
 		n := k.Node
 		f := field + ".node"
 		validateCommon(f, n.GetOperation(), n.GetChangesTo(), n.GetTxMetadata(), vs)
+		validateLengths(f, vs, "executing_user", n.GetExecutingUser(), "authenticated_user", n.GetAuthenticatedUser(),
+			"element_id", n.GetElementId())
 		validateNames(f+".labels", n.GetLabels(), "label", vs)
 		validateValueMap(f+".key", n.GetKey(), true, vs)
 	case *cdcstreamv1.Selector_Relationship:
 		r := k.Relationship
 		f := field + ".relationship"
 		validateCommon(f, r.GetOperation(), r.GetChangesTo(), r.GetTxMetadata(), vs)
+		validateLengths(f, vs, "executing_user", r.GetExecutingUser(), "authenticated_user", r.GetAuthenticatedUser(),
+			"element_id", r.GetElementId(), "type", r.GetType())
 		validateNodeMatcher(f+".start", r.GetStart(), vs)
 		validateNodeMatcher(f+".end", r.GetEnd(), vs)
 		validateValueMap(f+".key", r.GetKey(), true, vs)
@@ -44,12 +49,29 @@ func validateCommon(field string, op cdcstreamv1.Operation, changesTo []string,
 	validateValueMap(field+".tx_metadata", txMetadata, false, vs)
 }
 
-// validateNames rejects empty strings in a list of names.
+// validateNames rejects empty and overlong strings in a list of names.
 func validateNames(field string, names []string, what string, vs *violations) {
 	for i, n := range names {
-		if n == "" {
-			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field+"["+strconv.Itoa(i)+"]", "%s must not be empty", what)
+		validateName(field+"["+strconv.Itoa(i)+"]", n, what, vs)
+	}
+}
+
+// validateLengths rejects overlong optional strings, given as name, value pairs.
+func validateLengths(field string, vs *violations, pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if v := pairs[i+1]; len(v) > maxNameLen {
+			validateName(field+"."+pairs[i], v, pairs[i], vs)
 		}
+	}
+}
+
+// validateName rejects an empty or overlong name.
+func validateName(field, name, what string, vs *violations) {
+	switch {
+	case name == "":
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "%s must not be empty", what)
+	case len(name) > maxNameLen:
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "%s of %d bytes exceeds the limit of %d bytes", what, len(name), maxNameLen)
 	}
 }
 
@@ -58,6 +80,7 @@ func validateNodeMatcher(field string, m *cdcstreamv1.NodeMatcher, vs *violation
 	if m == nil {
 		return
 	}
+	validateLengths(field, vs, "element_id", m.GetElementId())
 	validateNames(field+".labels", m.GetLabels(), "label", vs)
 	validateValueMap(field+".key", m.GetKey(), true, vs)
 }
@@ -71,9 +94,9 @@ func validateValueMap(field string, m map[string]*cdcstreamv1.Value, properties 
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		f := field + "[" + strconv.Quote(k) + "]"
-		if k == "" {
-			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f, "key must not be empty")
+		f := field + "[" + echo(k) + "]"
+		if k == "" || len(k) > maxNameLen {
+			validateName(f, k, "key", vs)
 			continue
 		}
 		validateValue(f, m[k], properties, 0, vs)
@@ -88,7 +111,9 @@ func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int,
 		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "values nest deeper than %d levels", maxValueDepth)
 		return
 	}
-	bad := func(format string, args ...any) { vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, format, args...) }
+	bad := func(format string, args ...any) {
+		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, format, args...)
+	}
 	switch k := v.GetKind().(type) {
 	case nil:
 		bad("value must have a kind")
@@ -116,7 +141,12 @@ func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int,
 		}
 		sort.Strings(keys)
 		for _, key := range keys {
-			validateValue(field+".map_value.fields["+strconv.Quote(key)+"]", m[key], property, depth+1, vs)
+			f := field + ".map_value.fields[" + echo(key) + "]"
+			if len(key) > maxNameLen {
+				validateName(f, key, "key", vs)
+				continue
+			}
+			validateValue(f, m[key], property, depth+1, vs)
 		}
 	case *cdcstreamv1.Value_DateValue:
 		validateDate(field+".date_value", k.DateValue, vs)
@@ -137,6 +167,8 @@ func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int,
 			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".instant", "instant must be set")
 		} else if ts.GetNanos() < 0 || ts.GetNanos() > 999_999_999 {
 			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".instant.nanos", "nanos %d outside 0..999999999", ts.GetNanos())
+		} else if ts.GetSeconds() < minInstantSeconds || ts.GetSeconds() > maxInstantSeconds {
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".instant.seconds", "seconds %d outside Neo4j's DateTime range", ts.GetSeconds())
 		}
 		switch z := dt.GetZone().(type) {
 		case nil:
@@ -146,6 +178,8 @@ func validateValue(field string, v *cdcstreamv1.Value, property bool, depth int,
 		case *cdcstreamv1.DateTime_ZoneId:
 			if z.ZoneId == "" {
 				vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".zone_id", "zone id must not be empty")
+			} else if !knownZone(z.ZoneId) {
+				vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, f+".zone_id", "unknown time zone %s (want an IANA zone id such as Europe/Stockholm)", echo(z.ZoneId))
 			}
 		}
 	case *cdcstreamv1.Value_DurationValue:

@@ -26,6 +26,7 @@ type config struct {
 	batchLimit         int
 	checkpointInterval time.Duration
 	maxSubscriptions   int
+	maxSelectorBytes   int
 	shutdownGrace      time.Duration
 	logFormat          string
 	logLevel           string
@@ -90,6 +91,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", envDuration(getenv, "CDCSTREAM_CHECKPOINT_INTERVAL", server.DefaultCheckpointInterval),
 		fmt.Sprintf("default quiet time before a checkpoint, %v..%v (env CDCSTREAM_CHECKPOINT_INTERVAL)", server.MinCheckpointInterval, server.MaxCheckpointInterval))
 	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS", server.DefaultMaxSubscriptions), "maximum concurrent subscriptions (env CDCSTREAM_MAX_SUBSCRIPTIONS)")
+	fs.IntVar(&c.maxSelectorBytes, "max-selector-bytes", envInt(getenv, "CDCSTREAM_MAX_SELECTOR_BYTES", server.DefaultMaxSelectorBytes),
+		fmt.Sprintf("largest encoded size of one request's selectors, %d..%d (env CDCSTREAM_MAX_SELECTOR_BYTES)", server.MinMaxSelectorBytes, server.MaxMaxSelectorBytes))
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", envDuration(getenv, "CDCSTREAM_SHUTDOWN_GRACE", 10*time.Second), "how long shutdown waits for streams to end (env CDCSTREAM_SHUTDOWN_GRACE)")
 	fs.StringVar(&c.logFormat, "log-format", envOr(getenv, "CDCSTREAM_LOG_FORMAT", "text"), "log format: text or json (env CDCSTREAM_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", envOr(getenv, "CDCSTREAM_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CDCSTREAM_LOG_LEVEL)")
@@ -131,6 +134,7 @@ func (c *config) validate() error {
 		{"--batch-limit", c.batchLimit, server.WithBatchLimit(c.batchLimit)},
 		{"--checkpoint-interval", c.checkpointInterval, server.WithDefaultCheckpointInterval(c.checkpointInterval)},
 		{"--max-subscriptions", c.maxSubscriptions, server.WithMaxSubscriptions(c.maxSubscriptions)},
+		{"--max-selector-bytes", c.maxSelectorBytes, server.WithMaxSelectorBytes(c.maxSelectorBytes)},
 		{"--max-stream-age", c.hardening.streamAge(), server.WithMaxStreamAge(c.hardening.streamAge())},
 	} {
 		if err := server.CheckOptions(f.opt); err != nil {

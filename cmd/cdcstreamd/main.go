@@ -10,6 +10,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	// The IANA time zone database, embedded: selector zone ids are validated against it
+	// (server/zones.go) and a static image may have none on disk.
+	_ "time/tzdata"
 )
 
 func main() {

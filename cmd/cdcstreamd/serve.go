@@ -31,52 +31,87 @@ const healthInterval = 5 * time.Second
 // serve runs the service until ctx is done. ready, when non-nil, receives the listen address
 // once the service accepts connections (tests use it).
 func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- string) error {
-	var bg sync.WaitGroup // background goroutines: demo workload, health prober
-	defer bg.Wait()
-	bgCtx, cancelBg := context.WithCancel(context.Background())
-	defer cancelBg()
-
-	uri, user, password := cfg.neo4jURI, cfg.neo4jUser, cfg.neo4jPassword
-	if cfg.demo {
-		sim, err := startDemo(bgCtx, cfg, logger, &bg)
-		if err != nil {
-			return err
-		}
-		defer sim.Close()
-		uri, user, password = sim.RoutingURI(), demoUser, demoPassword
-	}
-
-	hd, err := startHardening(ctx, cfg.hardening, cfg.listen, logger)
+	d, err := build(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer hd.stop()
+	defer d.close()
+	return d.run(ctx, ready)
+}
 
-	src, err := neo4jcdc.Open(ctx, uri, user, password, append([]neo4jcdc.Option{neo4jcdc.WithLogger(logger)}, hd.neo4jOptions()...)...)
-	if err != nil {
-		return fmt.Errorf("neo4j %s: %w", redactURI(uri), err)
-	}
+// daemon is a built service: everything constructed, nothing listening yet.
+type daemon struct {
+	cfg    *config
+	logger *slog.Logger
+	// bgCtx ends the background goroutines (demo workload, health prober, metrics, SIGHUP),
+	// tracked by bg; cancelBg ends it.
+	bgCtx    context.Context
+	cancelBg context.CancelFunc
+	bg       sync.WaitGroup
+	// closers release what build acquired, in reverse order (close runs them).
+	closers []func()
+	uri     string // the Neo4j URI in use (the simulator's with --demo)
+	hd      *hardening
+	svc     *server.Server
+	gs      *grpc.Server
+	hs      *health.Server
+}
+
+// build constructs the daemon: the demo simulator (with --demo), hardening, the Neo4j source,
+// the service and the gRPC server with health and reflection. On error it releases what it
+// built.
+func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *daemon, err error) {
+	d := &daemon{cfg: cfg, logger: logger}
+	d.bgCtx, d.cancelBg = context.WithCancel(context.Background())
+	d.closers = append(d.closers, func() { d.cancelBg(); d.bg.Wait() })
 	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+
+	uri, user, password := cfg.neo4jURI, cfg.neo4jUser, cfg.neo4jPassword
+	if cfg.demo {
+		sim, err := startDemo(d.bgCtx, cfg, logger, &d.bg)
+		if err != nil {
+			return nil, err
+		}
+		d.closers = append(d.closers, func() { sim.Close() })
+		uri, user, password = sim.RoutingURI(), demoUser, demoPassword
+	}
+	d.uri = uri
+
+	if d.hd, err = startHardening(ctx, cfg.hardening, cfg.listen, logger); err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, d.hd.stop)
+
+	src, err := neo4jcdc.Open(ctx, uri, user, password, append([]neo4jcdc.Option{neo4jcdc.WithLogger(logger)}, d.hd.neo4jOptions()...)...)
+	if err != nil {
+		return nil, fmt.Errorf("neo4j %s: %w", redactURI(uri), err)
+	}
+	d.closers = append(d.closers, func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := src.Close(closeCtx); err != nil {
 			logger.Warn("closing the neo4j driver", "err", err)
 		}
-	}()
+	})
 
-	svc, err := server.New(hd.wrapSource(src), append([]server.Option{
+	d.svc, err = server.New(d.hd.wrapSource(src), append([]server.Option{
 		server.WithDefaultDatabase(cfg.database),
 		server.WithPollInterval(cfg.pollInterval),
 		server.WithBatchLimit(cfg.batchLimit),
 		server.WithDefaultCheckpointInterval(cfg.checkpointInterval),
 		server.WithMaxSubscriptions(cfg.maxSubscriptions),
+		server.WithMaxSelectorBytes(cfg.maxSelectorBytes),
 		server.WithLogger(logger),
-	}, hd.serviceOptions()...)...)
+	}, d.hd.serviceOptions()...)...)
 	if err != nil {
-		return fmt.Errorf("service options: %w", err)
+		return nil, fmt.Errorf("service options: %w", err)
 	}
 
-	gs := grpc.NewServer(append([]grpc.ServerOption{
+	d.gs = grpc.NewServer(append([]grpc.ServerOption{
 		// Stop (after the grace period) still waits for handlers to return, so the Neo4j
 		// driver is closed only after its last use.
 		grpc.WaitForHandlers(true),
@@ -88,33 +123,46 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 			MinTime:             10 * time.Second, // clients may ping every 10s, even with no stream
 			PermitWithoutStream: true,
 		}),
-	}, hd.serverOptions()...)...)
-	svc.Register(gs)
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
-	if err := registerReflection(gs); err != nil {
+	}, d.hd.serverOptions()...)...)
+	d.svc.Register(d.gs)
+	d.hs = health.NewServer()
+	healthpb.RegisterHealthServer(d.gs, d.hs)
+	if err := registerReflection(d.gs); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// close releases what build acquired, newest first.
+func (d *daemon) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
+
+// run listens and serves until ctx is done, then shuts down: health NOT_SERVING, final
+// checkpoints (Server.Shutdown), GracefulStop bounded by --shutdown-grace, then Stop.
+func (d *daemon) run(ctx context.Context, ready chan<- string) error {
+	cfg, logger := d.cfg, d.logger
+	if err := d.hd.start(d.bgCtx, d.gs, &d.bg); err != nil {
 		return err
 	}
-
-	if err := hd.start(bgCtx, gs, &bg); err != nil {
-		return err
-	}
-
 	lis, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.listen, err)
 	}
 	addr := lis.Addr().String()
 
-	bg.Add(1)
+	d.bg.Add(1)
 	go func() {
-		defer bg.Done()
-		probeHealth(bgCtx, svc, hs, logger)
+		defer d.bg.Done()
+		probeHealth(d.bgCtx, d.svc, d.hs, logger)
 	}()
 
 	served := make(chan error, 1) // the result of gs.Serve, once it returns
-	go func() { served <- gs.Serve(lis) }()
-	logger.Info("listening", "address", addr, "neo4j", redactURI(uri), "database", cfg.database, "demo", cfg.demo)
+	go func() { served <- d.gs.Serve(lis) }()
+	logger.Info("listening", "address", addr, "neo4j", redactURI(d.uri), "database", cfg.database, "demo", cfg.demo)
 	if ready != nil {
 		ready <- addr
 	}
@@ -125,19 +173,19 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger, ready chan<- s
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "grace", cfg.shutdownGrace)
-	cancelBg()
-	hs.Shutdown() // every service NOT_SERVING: load balancers stop sending new streams
+	d.cancelBg()
+	d.hs.Shutdown() // every service NOT_SERVING: load balancers stop sending new streams
 	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
 	defer cancel()
-	if err := svc.Shutdown(graceCtx); err != nil {
+	if err := d.svc.Shutdown(graceCtx); err != nil {
 		logger.Warn("streams did not all end in time", "err", err)
 	}
 	stopped := make(chan struct{}) // closed when GracefulStop returns
-	go func() { gs.GracefulStop(); close(stopped) }()
+	go func() { d.gs.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-graceCtx.Done():
-		gs.Stop()
+		d.gs.Stop()
 		<-stopped
 	}
 	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {

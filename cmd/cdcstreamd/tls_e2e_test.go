@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,7 +53,7 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 	p := startProc(t, []string{"NEO4J_PASSWORD=" + secretPassword},
 		"--neo4j-uri", sim.RoutingURI(), "--neo4j-user", "cdc", "--listen", "127.0.0.1:0",
 		"--tls-cert", srv.CertFile, "--tls-key", srv.KeyFile, "--tls-client-ca", clientCA.CertFile,
-		"--auth-tokens-file", tokens, "--max-stream-age", "1s", "--log-level", "debug")
+		"--auth-tokens-file", tokens, "--max-stream-age", "1s", "--metrics-listen", "127.0.0.1:0")
 	if strings.Contains(p.Log.String(), "INSECURE") {
 		t.Errorf("insecure warning on loopback:\n%s", p.Log)
 	}
@@ -120,6 +123,9 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 		t.Fatalf("%d changes, last message %v: want changes and a final checkpoint", changes, last)
 	}
 
+	// The log reaches the test through a pipe: wait for that rotation's line before counting.
+	waitFor(t, "the first rotation logged", func() bool { return strings.Contains(p.Log.String(), "stream rotated") })
+
 	// cdctail, with the same TLS material and the token file, reads every change so far, is
 	// rotated, resumes, and gets one more transaction's changes: nothing lost, nothing twice.
 	_, tail := binaries(t)
@@ -165,6 +171,35 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 		t.Fatalf("cdctail printed %d changes, want %d:\n%s", lines, changes+1, stderr.String())
 	}
 	checkNoSecret(t, "cdctail's output", stdout.String()+stderr.String(), token)
+
+	// Rotations show as rotations: in the log at Info, and in the metrics by reason, never as
+	// cancellations (the one canceled stream is cdctail's, ended by --max-events).
+	logged := strings.Count(p.Log.String(), `msg="server: stream rotated"`)
+	if logged < 2 {
+		t.Errorf("%d rotations logged as rotations, want at least 2:\n%s", logged, p.Log)
+	}
+	resp, err := http.Get(p.MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := func(code, reason string) string {
+		m := regexp.MustCompile(`(?m)^cdcstream_streams_ended_total\{code="` + code + `",database="neo4j",reason="` + reason + `"\} ([0-9]+)$`).FindSubmatch(metricsText)
+		if m == nil {
+			return "0"
+		}
+		return string(m[1])
+	}
+	if got, _ := strconv.Atoi(ended("Unavailable", "STREAM_ROTATED")); got < 2 {
+		t.Errorf("rotations in the metrics: %d, want at least 2 (logged: %d)", got, logged)
+	}
+	if got := ended("Canceled", ""); got != "1" {
+		t.Errorf("canceled streams in the metrics: %s, want 1 (cdctail's)", got)
+	}
 	p.Stop()
 	checkNoSecret(t, "the log", p.Log.String(), token, secretPassword)
 }

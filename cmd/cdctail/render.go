@@ -50,7 +50,7 @@ func (p *printer) checkpoint(cp *cdcstreamv1.Checkpoint) error {
 // gap prints {"gap": {"from", "resumed", "reason"}} after a restart of an expired cursor.
 func (p *printer) gap(g *client.Gap) error {
 	return p.write(map[string]any{"gap": map[string]any{
-		"from": cursorJSON(g.From), "resumed": cursorJSON(g.Resumed), "reason": g.Reason,
+		"from": cursorJSON(g.From), "resumed": cursorJSON(g.Resumed), "reason": g.Reason.String(),
 	}})
 }
 

@@ -1,5 +1,5 @@
 // Package auth authenticates cdcstream callers with bearer tokens and authorises them per
-// database, as gRPC interceptors around the service (package server knows nothing of it).
+// database: interceptors authenticate, and an admission function (server.WithAdmission) authorises.
 //
 // Tokens come from a JSON file (cdcstreamd --auth-tokens-file):
 //

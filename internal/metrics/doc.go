@@ -1,11 +1,17 @@
-// Package metrics exposes cdcstream's Prometheus metrics, from outside the service: gRPC
-// server metrics (go-grpc-middleware's providers/prometheus), a stream interceptor that
-// observes Subscribe streams, and a server.Source decorator (InstrumentSource) that observes
-// every Neo4j call. An HTTP handler serves them at /metrics (cdcstreamd --metrics-listen).
+// Package metrics exposes cdcstream's Prometheus metrics: gRPC server metrics
+// (go-grpc-middleware's providers/prometheus, as interceptors), the service's stream events
+// through a server.Observer (Metrics.Observer, passed to server.WithObserver), and a
+// server.Source decorator (InstrumentSource) that observes every Neo4j call. Nothing here
+// reads a cdcstream message. An HTTP handler serves them at /metrics (cdcstreamd
+// --metrics-listen).
 //
 // Every cdcstream metric is labelled by database, never by token or caller:
 //
 //	cdcstream_subscriptions_active{database}               gauge: open Subscribe streams
+//	cdcstream_streams_ended_total{database,code,reason}    counter: streams ended, by status
+//	                                                       code and ErrorInfo reason
+//	                                                       (STREAM_ROTATED, SERVER_SHUTTING_DOWN,
+//	                                                       CURSOR_EXPIRED...; "" for none)
 //	cdcstream_changes_sent_total{database}                 counter: ChangeEvents sent
 //	cdcstream_checkpoints_sent_total{database}             counter: Checkpoints sent
 //	cdcstream_delivery_lag_seconds{database}               histogram: send time minus the
@@ -15,18 +21,18 @@
 //	                                                       (a poll is 2, current/earliest 1)
 //	cdcstream_source_errors_total{database,operation,reason} counter: failed Neo4j calls by
 //	                                                       operation (poll, current, earliest)
-//	                                                       and reason (see ErrorReason)
+//	                                                       and reason (server.Reason)
 //
 // plus grpc_server_started_total, grpc_server_handled_total{grpc_code},
 // grpc_server_msg_sent_total, grpc_server_msg_received_total and
 // grpc_server_handling_seconds (for streams: their lifetime), and the Go and process
 // collectors.
 //
-// A stream counts as active from its first request message (its database is known then)
-// until its handler returns. A request naming no database counts under the default database
-// (WithDefaultDatabase). So that clients naming random databases cannot grow the label set,
-// the gauge's series of a database for which no message was ever sent (it does not exist, or
-// the request was refused) is removed when its last stream ends. Calls cancelled by their
-// caller are not counted as errors. Neo4j calls for a database never seen to exist are
-// labelled database="_unknown" (UnknownDatabase) for the same reason.
+// A stream counts as active from the moment the service admitted it (its database validated,
+// defaulted and lower-cased by the server) until it ends. So that clients naming random
+// databases cannot grow the label set, the gauge's series of a database for which no message
+// was ever sent (it does not exist) is removed when its last stream ends, and streams ended
+// for such a database count under database="_unknown" (UnknownDatabase), as do Neo4j calls
+// for a database never seen to exist. Calls cancelled by their caller are not counted as
+// errors.
 package metrics
