@@ -16,6 +16,7 @@ import (
 
 	"github.com/cdcstream/cdcstream/client"
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/server"
 )
 
 // rotationChanges is how many live changes each consumer reads across rotations. At
@@ -169,9 +170,9 @@ func fail(err error) attempt {
 
 func testCursorExpired(t *testing.T, c *consumer) {
 	fake := &fakeService{attempts: []attempt{fail(reasonStatus(codes.OutOfRange,
-		"cursor expired: the change is no longer in Neo4j's retained transaction log", client.ErrorDomain,
+		"cursor expired: the change is no longer in Neo4j's retained transaction log", server.ErrorDomain,
 		cdcstreamv1.ErrorReason_CURSOR_EXPIRED,
-		map[string]string{"database": "db1", client.MetadataEarliestCursor: "earliest-cursor_7=="}, nil))}}
+		map[string]string{"database": "db1", server.MetadataEarliestCursor: "earliest-cursor_7=="}, nil))}}
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--database", "db1", "--from", "pruned-cursor_3==",
 		"--max-retries", "5", "--backoff", "0.01")
@@ -196,7 +197,7 @@ func testCursorExpired(t *testing.T, c *consumer) {
 // cursor.
 func testForeignDomain(t *testing.T, c *consumer) {
 	fake := &fakeService{attempts: []attempt{fail(reasonStatus(codes.OutOfRange, "offset out of range", "proxy.example.com",
-		cdcstreamv1.ErrorReason_CURSOR_EXPIRED, map[string]string{client.MetadataEarliestCursor: "foreign-cursor"}, nil))}}
+		cdcstreamv1.ErrorReason_CURSOR_EXPIRED, map[string]string{server.MetadataEarliestCursor: "foreign-cursor"}, nil))}}
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--from", "some-cursor", "--backoff", "0.01")
 	if res.code != 1 {
@@ -221,7 +222,7 @@ func testShutdownNotCounted(t *testing.T, c *consumer) {
 				return err
 			}
 			return reasonStatus(codes.Unavailable, "server is shutting down; resume from the last cursor",
-				client.ErrorDomain, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN, nil, nil)
+				server.ErrorDomain, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN, nil, nil)
 		}
 	}
 	fake := &fakeService{attempts: []attempt{
@@ -265,7 +266,7 @@ func testRetryInfo(t *testing.T, c *consumer) {
 	zero := time.Duration(0)
 	ev := scriptedEvents(1)[0]
 	fake := &fakeService{attempts: []attempt{
-		fail(reasonStatus(codes.ResourceExhausted, "too many subscriptions", client.ErrorDomain,
+		fail(reasonStatus(codes.ResourceExhausted, "too many subscriptions", server.ErrorDomain,
 			cdcstreamv1.ErrorReason_TOO_MANY_SUBSCRIPTIONS, nil, &zero)),
 		func(_ *cdcstreamv1.SubscribeRequest, s grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
 			if err := s.Send(changeMsg(ev)); err != nil {
