@@ -19,18 +19,19 @@ import (
 	"github.com/cdcstream/cdcstream/server"
 )
 
-// rotationChanges is how many live changes each consumer reads across rotations. At
-// rotationDemoRate transactions per second (one or two changes each) they take several seconds
-// to be written, so a stream that rotates every second (±10%) rotates at least three times
-// while they are read, however fast the consumer is.
+// rotationChanges is how many live changes each consumer reads across rotations. The consumers
+// start at NOW, so every change they read is written while they read: at rotationDemoRate
+// transactions per second (of one or a few changes each, some bursts) that takes well over
+// five seconds, however fast or late the consumer is, and a stream that rotates every second
+// (±10%) rotates at least three times meanwhile.
 const (
 	rotationChanges  = 400
 	rotationDemoRate = "20"
 )
 
-// TestRotationResume runs every consumer against `cdcstreamd --demo --max-stream-age 1s` from
-// the same current cursor and requires each to read exactly the changes the Go client library
-// reads (none lost, none repeated) across at least three rotations, each logged with the
+// TestRotationResume runs every consumer from NOW against `cdcstreamd --demo --max-stream-age
+// 1s` and requires each to read exactly the changes the Go client library reads over the same
+// range (none lost, none repeated) across at least three rotations, each logged with the
 // reason STREAM_ROTATED and resumed at once. The consumers run with --max-retries 0: a rotation
 // counted as a failed attempt would end them.
 func TestRotationResume(t *testing.T) {
@@ -52,27 +53,42 @@ func TestRotationResume(t *testing.T) {
 	}
 	from := cur.GetCursor()
 
-	// The Go client library and the consumers read concurrently, while the changes are written
-	// (in goroutines, not parallel subtests, which -parallel may serialise).
+	// The consumers read concurrently (in goroutines, not parallel subtests, which -parallel
+	// may serialise), each from its own NOW, later than from.
 	type outcome struct {
 		res result
 		err error
 	}
 	got := make([]outcome, len(ready))
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	for i, c := range ready {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res, err := c.exec(3*time.Minute, "--address", d.addr, "--database", from.GetDatabase(),
-				"--from", from.GetId(), "--max-events", itoa(rotationChanges), "--max-retries", "0", "--backoff", "0.01")
+				"--max-events", itoa(rotationChanges), "--max-retries", "0", "--backoff", "0.01")
 			got[i] = outcome{res, err}
 		}()
 	}
-	want := readClient(ctx, t, conn, from, rotationChanges)
 	wg.Wait()
+	// The Go client library reads from from up to the last change every consumer printed.
+	outputs := make([][]*cdcstreamv1.ChangeEvent, len(ready))
+	targets := map[string]bool{}
+	for i, c := range ready {
+		if got[i].err != nil || got[i].res.code != 0 {
+			continue // reported below
+		}
+		outputs[i] = changes(parseOutput(t, c.lang, got[i].res.stdout))
+		if n := len(outputs[i]); n > 0 {
+			targets[outputs[i][n-1].GetCursor().GetId()] = true
+		}
+	}
+	want := readClient(ctx, t, conn, from, targets)
 	report(t, "go-client", len(want))
+	index := map[string]int{}
+	for i, ev := range want {
+		index[ev.GetCursor().GetId()] = i
+	}
 
 	for i, c := range ready {
 		t.Run(c.lang, func(t *testing.T) {
@@ -83,14 +99,18 @@ func TestRotationResume(t *testing.T) {
 			if res.code != 0 {
 				t.Fatalf("exit status %d, want 0 (a rotation must not count as a failed attempt)\nstderr:\n%s", res.code, res.stderr)
 			}
-			evs := changes(parseOutput(t, c.lang, res.stdout))
+			evs := outputs[i]
 			report(t, c.lang, len(evs))
-			if len(evs) != len(want) {
-				t.Fatalf("read %d changes, the Go client read %d", len(evs), len(want))
+			if len(evs) != rotationChanges {
+				t.Fatalf("read %d changes, want %d", len(evs), rotationChanges)
 			}
-			for i := range want {
-				if ok, diff := sameMessage(t, evs[i], want[i]); !ok {
-					t.Fatalf("change %d of %d differs from the Go client's (lost or repeated across a rotation?):\n%s", i+1, len(want), diff)
+			first, ok := index[evs[0].GetCursor().GetId()]
+			if !ok || first+len(evs) > len(want) {
+				t.Fatalf("first change (cursor %s) not among the %d the Go client read from %s", evs[0].GetCursor().GetId(), len(want), from.GetId())
+			}
+			for k, ev := range evs {
+				if ok, diff := sameMessage(t, ev, want[first+k]); !ok {
+					t.Fatalf("change %d of %d differs from the Go client's (lost or repeated across a rotation?):\n%s", k+1, len(evs), diff)
 				}
 			}
 			rotated := 0
@@ -111,9 +131,9 @@ func TestRotationResume(t *testing.T) {
 	}
 }
 
-// readClient reads n changes strictly after from with the Go client library, which resumes
-// across rotations by itself.
-func readClient(ctx context.Context, t *testing.T, conn grpc.ClientConnInterface, from *cdcstreamv1.Cursor, n int) []*cdcstreamv1.ChangeEvent {
+// readClient reads the changes strictly after from, up to the last of the cursors in targets,
+// with the Go client library, which resumes across rotations by itself.
+func readClient(ctx context.Context, t *testing.T, conn grpc.ClientConnInterface, from *cdcstreamv1.Cursor, targets map[string]bool) []*cdcstreamv1.ChangeEvent {
 	t.Helper()
 	sub := client.New(conn).Subscribe(ctx, &cdcstreamv1.SubscribeRequest{
 		Database: from.GetDatabase(),
@@ -121,13 +141,17 @@ func readClient(ctx context.Context, t *testing.T, conn grpc.ClientConnInterface
 	})
 	defer sub.Close()
 	var evs []*cdcstreamv1.ChangeEvent
-	for len(evs) < n && sub.Receive() {
+	left := len(targets)
+	for left > 0 && sub.Receive() {
 		if ev := sub.Msg().GetChange(); ev != nil {
 			evs = append(evs, ev)
+			if targets[ev.GetCursor().GetId()] {
+				left--
+			}
 		}
 	}
-	if len(evs) < n {
-		t.Fatalf("client library stopped after %d changes: %v", len(evs), sub.Err())
+	if left > 0 {
+		t.Fatalf("client library stopped after %d changes, %d of the consumers' last cursors not seen: %v", len(evs), left, sub.Err())
 	}
 	return evs
 }
