@@ -79,11 +79,16 @@ type conn struct {
 	// Explicit transaction.
 	txDB    *Database
 	txUser  User
+	txMeta  map[string]any    // BEGIN tx_metadata
+	txRead  bool              // BEGIN mode "r"
+	wtx     *Tx               // the transaction's writes, holding txDB's write lock; nil until its first write
 	results map[int64]*result // open results of the transaction by qid
 	lastQID int64
 	nextQID int64
 	// auto is the open auto-commit result (state STREAMING).
 	auto *result
+	// plans caches compiled statements by text (bolt_run.go).
+	plans map[string]*plan
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -93,6 +98,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		r:       bufio.NewReaderSize(nc, 32<<10),
 		id:      fmt.Sprintf("bolt-%d", s.connSeq.Add(1)),
 		results: make(map[int64]*result),
+		plans:   make(map[string]*plan),
 	}
 }
 
@@ -100,6 +106,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) run() {
 	start := time.Now()
 	err := c.serve()
+	c.clearTx() // roll back an open transaction, releasing its write lock
 	_ = c.nc.Close()
 	attrs := []any{"conn", c.id, "remote", c.nc.RemoteAddr().String(), "user", c.authUser,
 		"bolt", fmt.Sprintf("5.%d", c.minor), "messages", c.messages, "duration", time.Since(start).Round(time.Millisecond)}
@@ -339,9 +346,13 @@ func classification(code string) string {
 	}
 }
 
-// clearTx forgets the transaction and every open result.
+// clearTx forgets the transaction, rolling back its writes, and every open result.
 func (c *conn) clearTx() {
-	c.txDB = nil
+	if c.wtx != nil {
+		c.wtx.release()
+		c.wtx = nil
+	}
+	c.txDB, c.txMeta, c.txRead = nil, nil, false
 	c.auto = nil
 	clear(c.results)
 	c.lastQID, c.nextQID = -1, 0

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -232,7 +231,7 @@ func (c *conn) begin(m message) {
 		return
 	}
 	c.clearTx()
-	c.txDB, c.txUser = db, user
+	c.txDB, c.txUser, c.txMeta, c.txRead = db, user, txMetadata(extra), readMode(extra)
 	c.state = stTxReady
 	if _, named := extra["db"].(string); named {
 		c.success(0, nil)
@@ -273,12 +272,7 @@ func (c *conn) runQuery(m message) {
 		c.fail(injected)
 		return
 	}
-	st, perr := parseStatement(query)
-	if perr != nil {
-		c.fail(perr)
-		return
-	}
-	res, err := execute(st, params, db, user, strings.TrimPrefix(c.srv.opts.agent, "Neo4j/"))
+	res, err := c.runStatement(query, params, extra, db, user)
 	if err != nil {
 		c.fail(err)
 		return
@@ -416,9 +410,10 @@ func (c *conn) finishResult(res *result) {
 	if auto {
 		fields++
 	}
-	c.success(fields, func(e *encoder) {
+	extra, qtype := res.summary.fields(c.minor)
+	c.success(fields+extra, func(e *encoder) {
 		e.str("type")
-		e.str("r")
+		e.str(qtype)
 		e.str("t_last")
 		e.integer(tLast)
 		e.str("db")
@@ -427,6 +422,7 @@ func (c *conn) finishResult(res *result) {
 			e.str("bookmark")
 			e.str(bookmark)
 		}
+		res.summary.encode(e, c.minor)
 	})
 }
 
@@ -446,6 +442,12 @@ func (c *conn) endTx(m message) {
 		return
 	}
 	db := c.txDB
+	if m.tag == msgCommit {
+		if err := c.commitTx(); err != nil {
+			c.fail(err)
+			return
+		}
+	}
 	c.clearTx()
 	c.state = stReady
 	if m.tag == msgRollback {

@@ -234,6 +234,10 @@ func (e *encoder) value(v any) error {
 		e.float(x.X)
 		e.float(x.Y)
 		e.float(x.Z)
+	case boltNode:
+		return e.node(x)
+	case boltRel:
+		return e.relationship(x)
 	default:
 		return e.reflectValue(v)
 	}

@@ -107,7 +107,7 @@ func TestExecuteQueryCurrentOverBoltAndRouting(t *testing.T) {
 			if err := drv.VerifyConnectivity(ctx); err != nil {
 				t.Fatal(err)
 			}
-			for _, q := range []string{"CALL db.cdc.current()", "call   DB.CDC.CURRENT ( ) yield ID return ID"} {
+			for _, q := range []string{"CALL db.cdc.current()", "call   DB.CDC.CURRENT ( ) yield ID return id", "CALL db.cdc.current", "CYPHER 25 CALL db.cdc.current() YIELD id AS c RETURN c AS id"} {
 				res, err := neo4j.ExecuteQuery(ctx, drv, q, nil, neo4j.EagerResultTransformer,
 					neo4j.ExecuteQueryWithDatabase("neo4j"), neo4j.ExecuteQueryWithReadersRouting())
 				if err != nil {
@@ -252,7 +252,8 @@ func TestStatementErrors(t *testing.T) {
 		auth   neo4j.AuthToken
 		code   string
 	}{
-		{"MATCH (n) RETURN n", nil, neo4j.AuthToken{}, "Neo.ClientError.Statement.SyntaxError"},
+		{"MATCH p = (n) RETURN p", nil, neo4j.AuthToken{}, "Neo.ClientError.Statement.SyntaxError"},
+		{"FOREACH (x IN [1] | CREATE ())", nil, neo4j.AuthToken{}, "Neo.ClientError.Statement.SyntaxError"},
 		{"CALL db.cdc.nope()", nil, neo4j.AuthToken{}, "Neo.ClientError.Procedure.ProcedureNotFound"},
 		{"CALL db.cdc.query($from)", nil, neo4j.AuthToken{}, "Neo.ClientError.Statement.ParameterMissing"},
 		{"CALL db.cdc.query($from)", map[string]any{"from": 1}, neo4j.AuthToken{}, "Neo.ClientError.Statement.TypeError"},
