@@ -7,7 +7,7 @@ BUF       := bin/buf
 GOTESTSUM := bin/gotestsum
 PKGS  := ./...
 
-.PHONY: all build generate lint breaking ci-checks test test-neo4j test-go test-polyglot run ci bench fuzz clean
+.PHONY: all build generate lint breaking ci-checks test test-neo4j test-go test-polyglot test-deploy run ci bench fuzz clean
 
 all: build
 
@@ -42,13 +42,20 @@ breaking: $(BUF)
 run:
 	$(GO) run ./cmd/cdcstreamd --demo
 
-## test: every test — Go (race detector on) and the polyglot clients.
-test: test-go test-polyglot
+## test: every test — Go (race detector on), the polyglot clients and the deployment artefacts.
+test: test-go test-polyglot test-deploy
 
 test-go: $(GOTESTSUM)
 	$(GOTESTSUM) --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /internal/polyglot)
 
 -include examples/polyglot.mk
+
+## test-deploy: the Dockerfile (its build stage run outside Docker), the Kubernetes manifests,
+## the alerting rules (promtool) and dashboard, and the polyglot install's verification. A
+## module of its own (deploy/go.mod), so that the Kubernetes and Prometheus libraries stay out
+## of cdcstream's go.mod.
+test-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 20m ./...
 
 ## test-neo4j: prove the service on a real Neo4j Enterprise server (5.13+, CDC FULL, an admin
 ## user): NEO4J_TEST_URI=neo4j://host:7687 NEO4J_TEST_USER=neo4j NEO4J_TEST_PASSWORD=... make test-neo4j
