@@ -62,6 +62,9 @@ func pathWithout(t *testing.T, drop, copies []string) string {
 	for _, c := range copies {
 		p, err := exec.LookPath(c)
 		if err != nil {
+			if requirePolyglot() {
+				t.Fatalf("%s not installed after make polyglot-deps", c)
+			}
 			t.Skipf("%s not installed: nothing to verify without it (run make polyglot-deps)", c)
 		}
 		if err := copyFile(p, filepath.Join(dir, c)); err != nil {
@@ -92,9 +95,6 @@ func pathWithout(t *testing.T, drop, copies []string) string {
 // directory, and a protoc copied out of /usr/bin so that it cannot find /usr/include by
 // itself). The install must fail, naming the package and the file.
 func TestVerifyDepsFailsWithoutWellKnownTypes(t *testing.T) {
-	if _, err := exec.LookPath("protoc"); err != nil && !requirePolyglot() {
-		t.Skip("protoc not installed (run make polyglot-deps)")
-	}
 	bin := pathWithout(t, nil, []string{"protoc"})
 	empty := t.TempDir()
 
