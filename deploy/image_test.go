@@ -3,6 +3,7 @@ package deploy
 import (
 	"debug/buildinfo"
 	"debug/elf"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -160,5 +161,36 @@ func TestImageServesAsNonRootWithEmptyEnvironment(t *testing.T) {
 	}
 	if env, err := os.ReadFile("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/environ"); err != nil || len(env) != 0 {
 		t.Errorf("cdcstreamd's environment is %q (%v), want empty", env, err)
+	}
+}
+
+// TestDockerBuildContext checks what .dockerignore lets into the build context: the module
+// and the packages the binaries import, and none of the repository's history, tests, local
+// binaries or deployment files (where an overlay's secret files live).
+func TestDockerBuildContext(t *testing.T) {
+	buildImage(t)
+	ctx := filepath.Join(scratch, "context")
+	for _, want := range []string{"go.mod", "go.sum", "cmd/cdcstreamd/main.go", "internal/apidesc/cdcstream.binpb", "gen"} {
+		if _, err := os.Stat(filepath.Join(ctx, want)); err != nil {
+			t.Errorf("the build context lacks %s: %v", want, err)
+		}
+	}
+	err := filepath.WalkDir(ctx, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(ctx, p)
+		top, _, _ := strings.Cut(rel, string(filepath.Separator))
+		switch {
+		case slices.Contains([]string{".git", "bin", "deploy", "examples", "docs", ".ci", "tools"}, top):
+			t.Errorf("the build context holds %s", rel)
+			return filepath.SkipDir
+		case strings.HasSuffix(rel, "_test.go"):
+			t.Errorf("the build context holds the test file %s", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
