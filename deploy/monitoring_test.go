@@ -208,10 +208,28 @@ func TestDashboard(t *testing.T) {
 	}
 }
 
-// usedMetrics returns each metric name the rules and the dashboard query, with where.
-func usedMetrics(t *testing.T) map[string][]string {
+// use is one place a metric is queried, with the labels the query relies on it having.
+type use struct {
+	where  string
+	labels []string
+}
+
+// targetLabels are added by Prometheus to every scraped series; le is a histogram bucket's.
+var targetLabels = map[string]bool{"instance": true, "job": true, "le": true}
+
+// usedMetrics returns each metric name the rules and the dashboard query, with where and the
+// labels they select on or group by.
+func usedMetrics(t *testing.T) map[string][]use {
 	t.Helper()
-	used := map[string][]string{}
+	used := map[string][]use{}
+	selectorName := func(vs *parser.VectorSelector) string {
+		for _, m := range vs.LabelMatchers {
+			if m.Name == model.MetricNameLabel {
+				return m.Value
+			}
+		}
+		return vs.Name
+	}
 	add := func(where, expr string) {
 		e, err := promParser.ParseExpr(grafanaVars.Replace(expr))
 		if err != nil {
@@ -219,14 +237,29 @@ func usedMetrics(t *testing.T) map[string][]string {
 			return
 		}
 		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-			if vs, ok := n.(*parser.VectorSelector); ok {
-				name := vs.Name
-				for _, m := range vs.LabelMatchers {
-					if m.Name == model.MetricNameLabel {
-						name = m.Value
+			switch n := n.(type) {
+			case *parser.VectorSelector:
+				u := use{where: where}
+				for _, m := range n.LabelMatchers {
+					if m.Name != model.MetricNameLabel {
+						u.labels = append(u.labels, m.Name)
 					}
 				}
-				used[name] = append(used[name], where)
+				used[selectorName(n)] = append(used[selectorName(n)], u)
+			case *parser.AggregateExpr:
+				// Grouping labels belong to the aggregated metric when there is only one.
+				names := map[string]bool{}
+				parser.Inspect(n.Expr, func(in parser.Node, _ []parser.Node) error {
+					if vs, ok := in.(*parser.VectorSelector); ok {
+						names[selectorName(vs)] = true
+					}
+					return nil
+				})
+				if len(names) == 1 && !n.Without {
+					for name := range names {
+						used[name] = append(used[name], use{where: where + " (by)", labels: n.Grouping})
+					}
+				}
 			}
 			return nil
 		})
@@ -240,21 +273,22 @@ func usedMetrics(t *testing.T) map[string][]string {
 			add(dashboardFile+" "+p.Title, tg.Expr)
 		}
 	}
-	labelValues := regexp.MustCompile(`label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)`)
+	labelValues := regexp.MustCompile(`label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)`)
 	for _, v := range d.Templating.List {
 		q, _ := json.Marshal(v.Query)
 		for _, m := range labelValues.FindAllStringSubmatch(string(q), -1) {
-			used[m[1]] = append(used[m[1]], dashboardFile+" variable "+v.Name)
+			used[m[1]] = append(used[m[1]], use{where: dashboardFile + " variable " + v.Name, labels: []string{m[2]}})
 		}
 	}
 	return used
 }
 
-// TestMonitoredMetricsExist checks every metric name of the rules and the dashboard against
-// what a real cdcstreamd exposes: the image's cdcstreamd --demo with a consumer (cdctail, from
-// the image too) following a database, and one asking for a database that does not exist (so
-// that the error counter has a series). Names Prometheus makes itself (up) and the rules'
-// own recording rules are the only others allowed.
+// TestMonitoredMetricsExist checks every metric name of the rules and the dashboard, and every
+// label they select on or group by, against what a real cdcstreamd exposes: the image's
+// cdcstreamd --demo with a consumer (cdctail, from the image too) following a database, and
+// one asking for a database that does not exist (so that the error counter has a series).
+// Names Prometheus makes itself (up) and the rules' own recording rules are the only others
+// allowed.
 func TestMonitoredMetricsExist(t *testing.T) {
 	used := usedMetrics(t)
 	allowed := map[string]bool{"up": true}
@@ -282,15 +316,20 @@ func TestMonitoredMetricsExist(t *testing.T) {
 
 	// Scrape until every used name has appeared (a vector's series exists once observed).
 	var missing []string
-	exposed := map[string]bool{}
+	exposed := map[string]map[string]bool{}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		for name := range scrape(t, d.metricsURL) {
-			exposed[name] = true
+		for name, labels := range scrape(t, d.metricsURL) {
+			if exposed[name] == nil {
+				exposed[name] = map[string]bool{}
+			}
+			for l := range labels {
+				exposed[name][l] = true
+			}
 		}
 		missing = missing[:0]
 		for name := range used {
-			if !allowed[name] && !exposed[familyOf(name, exposed)] {
+			if !allowed[name] && exposed[familyOf(name, exposed)] == nil {
 				missing = append(missing, name)
 			}
 		}
@@ -301,25 +340,43 @@ func TestMonitoredMetricsExist(t *testing.T) {
 	}
 	sort.Strings(missing)
 	for _, name := range missing {
-		t.Errorf("%s is not exposed by cdcstreamd (used by %s)", name, strings.Join(slices.Compact(used[name]), "; "))
+		var where []string
+		for _, u := range used[name] {
+			where = append(where, u.where)
+		}
+		t.Errorf("%s is not exposed by cdcstreamd (used by %s)", name, strings.Join(slices.Compact(where), "; "))
+	}
+	for name, uses := range used {
+		have := exposed[familyOf(name, exposed)]
+		if allowed[name] || have == nil {
+			continue
+		}
+		for _, u := range uses {
+			for _, l := range u.labels {
+				if !have[l] && !targetLabels[l] {
+					t.Errorf("%s: %s has no label %q (it has %v)", u.where, name, l, have)
+				}
+			}
+		}
 	}
 	if len(exposed) < 20 {
-		t.Errorf("the scrape exposed only %d families: %v", len(exposed), exposed)
+		t.Errorf("the scrape exposed only %d families", len(exposed))
 	}
 }
 
 // familyOf maps a histogram's or summary's series name to its family name.
-func familyOf(name string, exposed map[string]bool) string {
+func familyOf(name string, exposed map[string]map[string]bool) string {
 	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-		if base, ok := strings.CutSuffix(name, suffix); ok && exposed[base] {
+		if base, ok := strings.CutSuffix(name, suffix); ok && exposed[base] != nil {
 			return base
 		}
 	}
 	return name
 }
 
-// scrape reads /metrics in the text exposition format, as Prometheus does.
-func scrape(t *testing.T, url string) map[string]bool {
+// scrape reads /metrics in the text exposition format, as Prometheus does, and returns each
+// family that has series with the label names of its series.
+func scrape(t *testing.T, url string) map[string]map[string]bool {
 	t.Helper()
 	res, err := http.Get(url)
 	if err != nil {
@@ -334,10 +391,16 @@ func scrape(t *testing.T, url string) map[string]bool {
 	if err != nil {
 		t.Fatalf("parsing %s: %v", url, err)
 	}
-	names := map[string]bool{}
+	names := map[string]map[string]bool{}
 	for name, f := range families {
-		if len(f.GetMetric()) > 0 {
-			names[name] = true
+		if len(f.GetMetric()) == 0 {
+			continue
+		}
+		names[name] = map[string]bool{}
+		for _, m := range f.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				names[name][lp.GetName()] = true
+			}
 		}
 	}
 	return names
