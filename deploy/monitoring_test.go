@@ -47,7 +47,9 @@ func promtool(t *testing.T) string {
 	t.Helper()
 	promtoolOnce.Do(func() {
 		bin := filepath.Join(scratch, "promtool")
-		out, err := exec.Command("go", "build", "-o", bin, "github.com/prometheus/prometheus/cmd/promtool").CombinedOutput()
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/prometheus/prometheus/cmd/promtool")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as Prometheus releases it; no C compiler needed
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			promtoolErr = fmt.Errorf("go build promtool: %v\n%s", err, out)
 		}
