@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+	"golang.org/x/mod/modfile"
 	"sigs.k8s.io/yaml"
 )
 
@@ -40,15 +42,20 @@ var (
 	promtoolErr  error
 )
 
-// promtool builds Prometheus' promtool from this module's pinned version (a tool of
-// deploy/go.mod), once per test binary. A real binary, not `go tool promtool`, whose exit
-// status hides a killed child.
+// promtool returns Prometheus' promtool at the version pinned in deploy/go.mod (a tool of
+// this module): $CDCSTREAM_PROMTOOL (make test-deploy builds bin/promtool first), else built
+// here once per test binary. A real binary, not `go tool promtool`, whose exit status hides a
+// killed child.
 func promtool(t *testing.T) string {
 	t.Helper()
 	promtoolOnce.Do(func() {
+		if p := os.Getenv("CDCSTREAM_PROMTOOL"); p != "" {
+			promtoolBin = p
+			return
+		}
 		bin := filepath.Join(scratch, "promtool")
 		cmd := exec.Command("go", "build", "-o", bin, "github.com/prometheus/prometheus/cmd/promtool")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as Prometheus releases it; no C compiler needed
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds it
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			promtoolErr = fmt.Errorf("go build promtool: %v\n%s", err, out)
@@ -58,8 +65,38 @@ func promtool(t *testing.T) string {
 	if promtoolErr != nil {
 		t.Fatal(promtoolErr)
 	}
+	// A stale binary would test the rules against another Prometheus than the pinned one.
+	mf, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.ParseLax("go.mod", mf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi, err := buildinfo.ReadFile(promtoolBin)
+	if err != nil {
+		t.Fatalf("%s: %v", promtoolBin, err)
+	}
+	var pinned, built string
+	for _, r := range f.Require {
+		if r.Mod.Path == prometheusModule {
+			pinned = r.Mod.Version
+		}
+	}
+	for _, d := range append(bi.Deps, &bi.Main) {
+		if d.Path == prometheusModule {
+			built = d.Version
+		}
+	}
+	if pinned == "" || built != pinned {
+		t.Fatalf("%s is Prometheus %q, deploy/go.mod pins %q: rebuild it (make bin/promtool)", promtoolBin, built, pinned)
+	}
 	return promtoolBin
 }
+
+// prometheusModule is the module promtool comes from.
+const prometheusModule = "github.com/prometheus/prometheus"
 
 // TestAlertRulesPromtool runs `promtool check rules` (syntax, PromQL, templates) and
 // `promtool test rules` (the unit tests of cdcstream-rules.test.yaml: each alert fires on the
