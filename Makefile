@@ -60,7 +60,7 @@ test-deploy: bin/promtool
 # promtool (Prometheus' rule checker) at the version pinned in deploy/go.mod, built before the
 # tests so that its long first build does not count against their timeout.
 bin/promtool: deploy/go.mod deploy/go.sum
-	cd deploy && CGO_ENABLED=0 $(GO) build -o ../bin/promtool github.com/prometheus/prometheus/cmd/promtool
+	cd deploy && $(GO) build -o ../bin/promtool github.com/prometheus/prometheus/cmd/promtool
 
 ## test-neo4j: prove the service on a real Neo4j Enterprise server (5.13+, CDC FULL, an admin
 ## user): NEO4J_TEST_URI=neo4j://host:7687 NEO4J_TEST_USER=neo4j NEO4J_TEST_PASSWORD=... make test-neo4j

@@ -55,7 +55,6 @@ func promtool(t *testing.T) string {
 		}
 		bin := filepath.Join(scratch, "promtool")
 		cmd := exec.Command("go", "build", "-o", bin, "github.com/prometheus/prometheus/cmd/promtool")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds it
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			promtoolErr = fmt.Errorf("go build promtool: %v\n%s", err, out)
