@@ -166,8 +166,11 @@ func TestKubernetesExampleOverlay(t *testing.T) {
 			preStop = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 		}
 		tgps := pod.Spec.TerminationGracePeriodSeconds
-		if tgps == nil || time.Duration(*tgps)*time.Second < preStop+d+5*time.Second {
-			t.Errorf("terminationGracePeriodSeconds %v: want at least preStop %v + --shutdown-grace %v + 5s", tgps, preStop, d)
+		if tgps == nil {
+			t.Fatal("no terminationGracePeriodSeconds: the default 30s does not follow --shutdown-grace")
+		}
+		if time.Duration(*tgps)*time.Second < preStop+d+5*time.Second {
+			t.Errorf("terminationGracePeriodSeconds %d: want at least preStop %v + --shutdown-grace %v + 5s", *tgps, preStop, d)
 		}
 	})
 
