@@ -24,15 +24,24 @@ POLYGLOT_JAVA_JARS := grpc-api grpc-core grpc-netty grpc-stub grpc-protobuf grpc
 	opencensus-api protobuf protobuf-util gson guava perfmark-api geronimo-annotation-1.3-spec jsr305 \
 	error_prone_annotations netty-buffer netty-codec netty-codec-http netty-codec-http2 netty-common \
 	netty-handler netty-resolver netty-transport
+# google.rpc.Status and its detail messages (examples/proto-deps/README.md), relative to that directory.
+POLYGLOT_PROTO_DEPS := google/rpc/status.proto google/rpc/error_details.proto
 polyglot_empty     :=
 polyglot_space     := $(polyglot_empty) $(polyglot_empty)
 POLYGLOT_JAVA_CP   := $(subst $(polyglot_space),:,$(foreach j,$(POLYGLOT_JAVA_JARS),/usr/share/java/$(j).jar))
 
-.PHONY: polyglot-deps polyglot-apt polyglot-gen test-polyglot
+.PHONY: polyglot-deps polyglot-apt polyglot-verify polyglot-gen test-polyglot
 
-## polyglot-deps: Debian packages, npm ci in examples/node and examples/neo4jsim-js, bin/grpc-health-probe.
+## polyglot-deps: Debian packages, npm ci in examples/node and examples/neo4jsim-js,
+## bin/grpc-health-probe, then polyglot-verify.
 polyglot-deps: polyglot-apt examples/node/node_modules/.package-lock.json \
 	examples/neo4jsim-js/node_modules/.package-lock.json bin/grpc-health-probe
+	@$(MAKE) --no-print-directory polyglot-verify
+
+## polyglot-verify: prove every installed runtime, plugin and jar works (examples/verify-deps.sh);
+## run last by polyglot-deps, so a missing package fails the install, naming the package.
+polyglot-verify:
+	@POLYGLOT_JAVA_CP='$(POLYGLOT_JAVA_CP)' HEALTH_PROBE=bin/grpc-health-probe bash examples/verify-deps.sh
 
 polyglot-apt:
 	@missing=""; for p in $(POLYGLOT_DEBS); do \
@@ -58,10 +67,10 @@ bin/grpc-health-probe:
 polyglot-gen:
 	rm -rf examples/python/gen examples/java/gen examples/java/classes
 	mkdir -p examples/python/gen examples/java/gen examples/java/classes
-	cd proto && protoc -I . --python_out=../examples/python/gen --grpc_python_out=../examples/python/gen \
-		--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin cdcstream/v1/*.proto
-	cd proto && protoc -I . --java_out=../examples/java/gen --grpc-java_out=../examples/java/gen \
-		--plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin cdcstream/v1/*.proto
+	cd proto && protoc -I . -I ../examples/proto-deps --python_out=../examples/python/gen --grpc_python_out=../examples/python/gen \
+		--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin cdcstream/v1/*.proto $(POLYGLOT_PROTO_DEPS)
+	cd proto && protoc -I . -I ../examples/proto-deps --java_out=../examples/java/gen --grpc-java_out=../examples/java/gen \
+		--plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin cdcstream/v1/*.proto $(POLYGLOT_PROTO_DEPS)
 	javac -nowarn -encoding UTF-8 -d examples/java/classes -cp '$(POLYGLOT_JAVA_CP)' \
 		$$(find examples/java/gen examples/java/src -name '*.java')
 	@echo "run: java -cp 'examples/java/classes:$(POLYGLOT_JAVA_CP)' cdcstream.examples.CdcstreamConsumer --address 127.0.0.1:50051 --earliest"
