@@ -16,6 +16,7 @@ import (
 
 	"github.com/cdcstream/cdcstream/client"
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 )
 
@@ -185,18 +186,14 @@ func TestConsumersReadReasons(t *testing.T) {
 	}
 }
 
-// fail is an attempt that ends with err at once.
-func fail(err error) attempt {
-	return func(*cdcstreamv1.SubscribeRequest, grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-		return err
-	}
-}
+// fail is a script that ends the stream with err at once.
+func fail(err error) testkit.Script { return testkit.SendThen(err) }
 
 func testCursorExpired(t *testing.T, c *consumer) {
-	fake := &fakeService{attempts: []attempt{fail(reasonStatus(codes.OutOfRange,
+	fake := newFake(fail(reasonStatus(codes.OutOfRange,
 		"cursor expired: the change is no longer in Neo4j's retained transaction log", server.ErrorDomain,
 		cdcstreamv1.ErrorReason_CURSOR_EXPIRED,
-		map[string]string{"database": "db1", server.MetadataEarliestCursor: "earliest-cursor_7=="}, nil))}}
+		map[string]string{"database": "db1", server.MetadataEarliestCursor: "earliest-cursor_7=="}, nil)))
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--database", "db1", "--from", "pruned-cursor_3==",
 		"--max-retries", "5", "--backoff", "0.01")
@@ -220,8 +217,8 @@ func testCursorExpired(t *testing.T, c *consumer) {
 // so the consumer acts on the status code alone (OUT_OF_RANGE: stop) and reports no earliest
 // cursor.
 func testForeignDomain(t *testing.T, c *consumer) {
-	fake := &fakeService{attempts: []attempt{fail(reasonStatus(codes.OutOfRange, "offset out of range", "proxy.example.com",
-		cdcstreamv1.ErrorReason_CURSOR_EXPIRED, map[string]string{server.MetadataEarliestCursor: "foreign-cursor"}, nil))}}
+	fake := newFake(fail(reasonStatus(codes.OutOfRange, "offset out of range", "proxy.example.com",
+		cdcstreamv1.ErrorReason_CURSOR_EXPIRED, map[string]string{server.MetadataEarliestCursor: "foreign-cursor"}, nil)))
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--from", "some-cursor", "--backoff", "0.01")
 	if res.code != 1 {
@@ -240,26 +237,16 @@ func testForeignDomain(t *testing.T, c *consumer) {
 func testShutdownNotCounted(t *testing.T, c *consumer) {
 	evs := scriptedEvents(3)
 	at := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
-	shutdown := func(ev *cdcstreamv1.ChangeEvent, ckpt string) attempt {
-		return func(_ *cdcstreamv1.SubscribeRequest, s grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-			if err := sendAll(s, changeMsg(ev), checkpointMsg(ckpt, at)); err != nil {
-				return err
-			}
-			return reasonStatus(codes.Unavailable, "server is shutting down; resume from the last cursor",
-				server.ErrorDomain, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN, nil, nil)
-		}
+	shutdown := func(ev *cdcstreamv1.ChangeEvent, ckpt string) testkit.Script {
+		return testkit.SendThen(reasonStatus(codes.Unavailable, "server is shutting down; resume from the last cursor",
+			server.ErrorDomain, cdcstreamv1.ErrorReason_SERVER_SHUTTING_DOWN, nil, nil),
+			testkit.ChangeMsg(ev), checkpointMsg(ckpt, at))
 	}
-	fake := &fakeService{attempts: []attempt{
+	fake := newFake(
 		shutdown(evs[0], "final-1"),
 		shutdown(evs[1], "final-2"),
-		func(_ *cdcstreamv1.SubscribeRequest, s grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-			if err := s.Send(changeMsg(evs[2])); err != nil {
-				return err
-			}
-			<-s.Context().Done()
-			return s.Context().Err()
-		},
-	}}
+		testkit.SendThenHang(testkit.ChangeMsg(evs[2])),
+	)
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--database", "db1", "--earliest", "--max-events", "3",
 		"--max-retries", "0", "--backoff", "0.01")
@@ -289,17 +276,11 @@ func testShutdownNotCounted(t *testing.T, c *consumer) {
 func testRetryInfo(t *testing.T, c *consumer) {
 	zero := time.Duration(0)
 	ev := scriptedEvents(1)[0]
-	fake := &fakeService{attempts: []attempt{
+	fake := newFake(
 		fail(reasonStatus(codes.ResourceExhausted, "too many subscriptions", server.ErrorDomain,
 			cdcstreamv1.ErrorReason_TOO_MANY_SUBSCRIPTIONS, nil, &zero)),
-		func(_ *cdcstreamv1.SubscribeRequest, s grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-			if err := s.Send(changeMsg(ev)); err != nil {
-				return err
-			}
-			<-s.Context().Done()
-			return s.Context().Err()
-		},
-	}}
+		testkit.SendThenHang(testkit.ChangeMsg(ev)),
+	)
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--max-events", "1", "--max-retries", "1", "--backoff", "3")
 	if res.code != 0 {
