@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -38,6 +39,7 @@ type hardeningConfig struct {
 	maxStreamAge                 time.Duration
 	maxRecvMsgSize               int
 	neo4jUseLeader               bool
+	transport                    transportConfig // connection and stream bounds (transport.go)
 }
 
 // addHardeningFlags defines the hardening flags on fs, with CDCSTREAM_* environment variables
@@ -54,6 +56,7 @@ func addHardeningFlags(fs *flag.FlagSet, getenv func(string) string) *hardeningC
 		fmt.Sprintf("rotate streams after this age (±10%%, at least %v) with a final checkpoint and UNAVAILABLE/STREAM_ROTATED; 0 = never (env CDCSTREAM_MAX_STREAM_AGE)", server.MinMaxStreamAge))
 	fs.IntVar(&h.maxRecvMsgSize, "max-recv-msg-size", envInt(getenv, "CDCSTREAM_MAX_RECV_MSG_SIZE", defaultMaxRecvMsgSize), "largest request message in bytes (env CDCSTREAM_MAX_RECV_MSG_SIZE)")
 	fs.BoolVar(&h.neo4jUseLeader, "neo4j-use-leader", envBool(getenv, "CDCSTREAM_NEO4J_USE_LEADER"), "run CDC queries on the cluster leader (freshest, loads the leader) instead of any reader (env CDCSTREAM_NEO4J_USE_LEADER)")
+	addTransportFlags(fs, getenv, &h.transport)
 	return h
 }
 
@@ -87,6 +90,9 @@ func (h *hardeningConfig) validate() error {
 	if h.maxRecvMsgSize < 1024 || h.maxRecvMsgSize > 64<<20 {
 		errs = append(errs, fmt.Errorf("--max-recv-msg-size %d: must be within 1KiB..64MiB", h.maxRecvMsgSize))
 	}
+	if err := h.transport.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -97,14 +103,18 @@ type hardening struct {
 	tls     *tlsconfig.Server // nil without TLS
 	tokens  *auth.Store       // nil without tokens
 	metrics *metrics.Metrics
-	tracing *tracing.Tracing
+	// transport counts connections, rejected requests and panics (on metrics' registry).
+	transport *metrics.Transport
+	tracing   *tracing.Tracing
+	// guard reads every call's requests (guard.go).
+	guard *requestGuard
 }
 
 // startHardening loads certificates and tokens and sets up metrics and tracing. It logs loudly
 // when the service listens beyond loopback without TLS or without tokens.
 func startHardening(ctx context.Context, h *hardeningConfig, listen string, logger *slog.Logger) (*hardening, error) {
 	if h == nil {
-		h = &hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize}
+		h = &hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize, transport: defaultTransport()}
 	}
 	hd := &hardening{cfg: h, logger: logger}
 	var err error
@@ -118,6 +128,8 @@ func startHardening(ctx context.Context, h *hardeningConfig, listen string, logg
 		return nil, err
 	}
 	hd.metrics = metrics.New()
+	hd.transport = metrics.NewTransport(hd.metrics.Registry())
+	hd.guard = newRequestGuard(h.transport.firstMessageTimeout, hd.transport)
 	hd.warnInsecure(listen)
 	return hd, nil
 }
@@ -132,20 +144,23 @@ func (hd *hardening) serviceOptions() []server.Option {
 	}
 }
 
-// serverOptions are the grpc.Server options: credentials, message size, interceptors (gRPC
-// metrics first so refused calls count, then authentication) and the tracing stats handler.
+// serverOptions are the grpc.Server options: the transport bounds, credentials, message size,
+// interceptors (gRPC metrics first so refused calls count, then panic recovery so that a
+// panic is counted as INTERNAL, then authentication) and the tracing stats handler.
 func (hd *hardening) serverOptions() []grpc.ServerOption {
-	unary := []grpc.UnaryServerInterceptor{hd.metrics.UnaryInterceptor()}
-	stream := []grpc.StreamServerInterceptor{hd.metrics.GRPCStreamInterceptor()}
+	recoverUnary, recoverStream := recoveryInterceptors(hd.logger, hd.transport)
+	unary := []grpc.UnaryServerInterceptor{hd.metrics.UnaryInterceptor(), recoverUnary}
+	stream := []grpc.StreamServerInterceptor{hd.guard.metricsStreamInterceptor(hd.metrics.GRPCStreamInterceptor()), recoverStream}
 	if ai := hd.interceptors(); ai != nil {
 		unary = append(unary, ai.UnaryInterceptor())
 		stream = append(stream, ai.StreamInterceptor())
 	}
-	opts := []grpc.ServerOption{
+	opts := append(hd.cfg.transport.serverOptions(),
+		grpc.ForceServerCodecV2(newGuardCodec(hd.guard)),
 		grpc.MaxRecvMsgSize(hd.cfg.maxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-	}
+	)
 	if hd.tls != nil {
 		opts = append(opts, grpc.Creds(hd.tls.Credentials()))
 	}
@@ -180,6 +195,16 @@ func (hd *hardening) start(ctx context.Context, gs *grpc.Server, bg *sync.WaitGr
 		}
 	}()
 	return nil
+}
+
+// registrar is where services are registered on gs: through the request guard.
+func (hd *hardening) registrar(gs *grpc.Server) grpc.ServiceRegistrar {
+	return guardRegistrar{ServiceRegistrar: gs, g: hd.guard}
+}
+
+// listener caps lis at --max-connections, counted in the transport metrics.
+func (hd *hardening) listener(lis net.Listener) net.Listener {
+	return newLimitListener(lis, hd.cfg.transport.maxConnections, hd.transport)
 }
 
 // stop flushes traces.

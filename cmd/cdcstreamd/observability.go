@@ -48,7 +48,7 @@ func (hd *hardening) wrapSource(src server.Source) server.Source {
 // serveMetrics pre-creates the gRPC series of gs's services and, with --metrics-listen,
 // serves /metrics until ctx is done (tracked by bg).
 func (hd *hardening) serveMetrics(ctx context.Context, gs *grpc.Server, bg *sync.WaitGroup) error {
-	hd.metrics.InitializeGRPC(gs)
+	hd.metrics.InitializeGRPC(serviceInfo{p: gs, g: hd.guard})
 	if hd.cfg.metricsListen == "" {
 		return nil
 	}
