@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -25,12 +28,12 @@ func served(t *testing.T, addr string) {
 	cc := dialGRPC(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil {
 		t.Fatalf("legitimate health check: %v", err)
 	}
 	sub, err := cdcstreamv1.NewChangeStreamServiceClient(cc).Subscribe(ctx, &cdcstreamv1.SubscribeRequest{
 		Start: &cdcstreamv1.SubscribeRequest_Position{Position: cdcstreamv1.StartPosition_START_POSITION_EARLIEST},
-	})
+	}, grpc.WaitForReady(true))
 	if err != nil {
 		t.Fatalf("legitimate subscribe: %v", err)
 	}
@@ -177,4 +180,65 @@ func TestFirstMessageTimeout(t *testing.T) {
 		t.Errorf("cdcstream_requests_rejected_total = %v, want 2", got)
 	}
 	served(t, addr)
+}
+
+// envCount is the integer environment variable key, or def.
+func envCount(t *testing.T, key string, def int) int {
+	t.Helper()
+	v := os.Getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s: %v", key, err)
+	}
+	return n
+}
+
+// The attack of issue 15, item 4: many TCP connections that never send a byte. With
+// --max-connections 50 the server holds at most 50 (the rest are closed at accept and
+// counted), --handshake-timeout closes the held ones, and a legitimate client is then served.
+// CDCSTREAM_IDLE_CONNECTIONS and CDCSTREAM_MAX_CONNECTIONS scale it (docs/operations.md).
+func TestIdleConnectionsCannotStarve(t *testing.T) {
+	idle := envCount(t, "CDCSTREAM_IDLE_CONNECTIONS", 200)
+	d, addr := startDaemon(t, env("CDCSTREAM_MAX_CONNECTIONS", strconv.Itoa(envCount(t, "CDCSTREAM_MAX_CONNECTIONS", 50))),
+		"--handshake-timeout", "1s")
+	capacity := d.cfg.hardening.transport.maxConnections
+	conns := make([]net.Conn, 0, idle)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for i := 0; i < idle; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("idle connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	waitFor(t, "connections beyond the cap rejected", func() bool {
+		return metricValue(t, d, "cdcstream_connections_rejected_total")+metricValue(t, d, "cdcstream_connections_open") >= float64(idle)
+	})
+	if open := metricValue(t, d, "cdcstream_connections_open"); open > float64(capacity) {
+		t.Errorf("%v connections open, want at most --max-connections %d", open, capacity)
+	}
+	if rejected := metricValue(t, d, "cdcstream_connections_rejected_total"); rejected < float64(idle-capacity) {
+		t.Errorf("%v connections rejected, want at least %d", rejected, idle-capacity)
+	}
+	// Every idle connection is closed by the server: at once beyond the cap, after the
+	// handshake timeout within it.
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		// The server may send its SETTINGS first; then it must close the connection.
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("idle connection %d: still open after 60s", i)
+			}
+		}
+	}
+	served(t, addr)
+	t.Logf("%d idle connections, --max-connections %d: %v rejected at accept, at most %d held; all closed; a client was then served",
+		idle, capacity, metricValue(t, d, "cdcstream_connections_rejected_total"), capacity)
 }
