@@ -32,14 +32,16 @@ const defaultMaxRecvMsgSize = 4 << 20
 
 // hardeningConfig holds the hardening flags.
 type hardeningConfig struct {
-	tlsCert, tlsKey, tlsClientCA string
-	authTokensFile               string
-	metricsListen                string
-	maxSubscriptionsPerToken     int
-	maxStreamAge                 time.Duration
-	maxRecvMsgSize               int
-	neo4jUseLeader               bool
-	transport                    transportConfig // connection and stream bounds (transport.go)
+	tlsCert, tlsKey, tlsClientCA  string
+	authTokensFile                string
+	metricsListen                 string
+	metricsTLSCert, metricsTLSKey string
+	metricsTokenFile              string
+	maxSubscriptionsPerToken      int
+	maxStreamAge                  time.Duration
+	maxRecvMsgSize                int
+	neo4jUseLeader                bool
+	transport                     transportConfig // connection and stream bounds (transport.go)
 }
 
 // addHardeningFlags defines the hardening flags on fs, with CDCSTREAM_* environment variables
@@ -51,6 +53,9 @@ func addHardeningFlags(fs *flag.FlagSet, getenv func(string) string) *hardeningC
 	fs.StringVar(&h.tlsClientCA, "tls-client-ca", envOr(getenv, "CDCSTREAM_TLS_CLIENT_CA", ""), "PEM CA file: require client certificates signed by it (mutual TLS) (env CDCSTREAM_TLS_CLIENT_CA)")
 	fs.StringVar(&h.authTokensFile, "auth-tokens-file", envOr(getenv, "CDCSTREAM_AUTH_TOKENS_FILE", ""), `JSON file of bearer tokens [{"name","token","databases"}]; reloaded on SIGHUP (env CDCSTREAM_AUTH_TOKENS_FILE)`)
 	fs.StringVar(&h.metricsListen, "metrics-listen", envOr(getenv, "CDCSTREAM_METRICS_LISTEN", ""), "address serving Prometheus /metrics, e.g. 127.0.0.1:9095; empty = off (env CDCSTREAM_METRICS_LISTEN)")
+	fs.StringVar(&h.metricsTLSCert, "metrics-tls-cert", envOr(getenv, "CDCSTREAM_METRICS_TLS_CERT", ""), "PEM certificate file: serve /metrics over TLS (with --metrics-tls-key; may be --tls-cert's; reloaded on SIGHUP) (env CDCSTREAM_METRICS_TLS_CERT)")
+	fs.StringVar(&h.metricsTLSKey, "metrics-tls-key", envOr(getenv, "CDCSTREAM_METRICS_TLS_KEY", ""), "PEM private key file of --metrics-tls-cert (env CDCSTREAM_METRICS_TLS_KEY)")
+	fs.StringVar(&h.metricsTokenFile, "metrics-token-file", envOr(getenv, "CDCSTREAM_METRICS_TOKEN_FILE", ""), "file holding the bearer token /metrics requires (Authorization: Bearer); reloaded on SIGHUP (env CDCSTREAM_METRICS_TOKEN_FILE)")
 	fs.IntVar(&h.maxSubscriptionsPerToken, "max-subscriptions-per-token", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN", 0), "maximum concurrent subscriptions per token; 0 = no limit (env CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN)")
 	fs.DurationVar(&h.maxStreamAge, "max-stream-age", envDuration(getenv, "CDCSTREAM_MAX_STREAM_AGE", 0),
 		fmt.Sprintf("rotate streams after this age (±10%%, at least %v) with a final checkpoint and UNAVAILABLE/STREAM_ROTATED; 0 = never (env CDCSTREAM_MAX_STREAM_AGE)", server.MinMaxStreamAge))
@@ -81,6 +86,12 @@ func (h *hardeningConfig) validate() error {
 	if h.tlsClientCA != "" && h.tlsCert == "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
 	}
+	if (h.metricsTLSCert == "") != (h.metricsTLSKey == "") {
+		errs = append(errs, errors.New("--metrics-tls-cert and --metrics-tls-key go together"))
+	}
+	if (h.metricsTLSCert != "" || h.metricsTokenFile != "") && h.metricsListen == "" {
+		errs = append(errs, errors.New("--metrics-tls-cert and --metrics-token-file need --metrics-listen"))
+	}
 	if h.maxSubscriptionsPerToken < 0 {
 		errs = append(errs, fmt.Errorf("--max-subscriptions-per-token %d: must not be negative", h.maxSubscriptionsPerToken))
 	}
@@ -108,6 +119,11 @@ type hardening struct {
 	tracing   *tracing.Tracing
 	// guard reads every call's requests (guard.go).
 	guard *requestGuard
+	// metricsTLS and metricsToken protect /metrics; nil when not configured.
+	metricsTLS   *tlsconfig.Server
+	metricsToken *metricsToken
+	// neo4jPasswordFile is checked with the other secret files (checks.go); set by build.
+	neo4jPasswordFile string
 }
 
 // startHardening loads certificates and tokens and sets up metrics and tracing. It logs loudly
@@ -122,6 +138,12 @@ func startHardening(ctx context.Context, h *hardeningConfig, listen string, logg
 		return nil, err
 	}
 	if hd.tokens, err = loadTokens(h, logger); err != nil {
+		return nil, err
+	}
+	if hd.metricsTLS, err = loadMetricsTLS(h); err != nil {
+		return nil, err
+	}
+	if hd.metricsToken, err = loadMetricsToken(h.metricsTokenFile); err != nil {
 		return nil, err
 	}
 	if hd.tracing, err = startTracing(ctx, logger); err != nil {
@@ -168,13 +190,14 @@ func (hd *hardening) serverOptions() []grpc.ServerOption {
 }
 
 // start runs the background parts until ctx is done: the metrics HTTP server (when
-// --metrics-listen is set) and the SIGHUP reloader. Call it after registering the services on
+// --metrics-listen is set) and the SIGHUP reloader, which also repeats the file checks
+// (checks.go). Call it after registering the services on
 // gs. The goroutines are tracked by bg.
 func (hd *hardening) start(ctx context.Context, gs *grpc.Server, bg *sync.WaitGroup) error {
 	if err := hd.serveMetrics(ctx, gs, bg); err != nil {
 		return err
 	}
-	if hd.tls == nil && hd.tokens == nil {
+	if hd.tls == nil && hd.tokens == nil && hd.metricsTLS == nil && hd.metricsToken == nil {
 		return nil
 	}
 	// hup receives SIGHUP; signal.Stop releases it when ctx ends.
@@ -191,6 +214,8 @@ func (hd *hardening) start(ctx context.Context, gs *grpc.Server, bg *sync.WaitGr
 			case <-hup:
 				hd.reloadTokens()
 				hd.reloadTLS()
+				hd.reloadMetricsAuth()
+				hd.checkFiles(time.Now())
 			}
 		}
 	}()

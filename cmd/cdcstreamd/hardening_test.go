@@ -49,20 +49,23 @@ func TestHardeningValidate(t *testing.T) {
 		return hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize, transport: defaultTransport()}
 	}
 	cases := map[string]func(*hardeningConfig){
-		"cert without key":      func(h *hardeningConfig) { h.tlsCert = "c" },
-		"client CA without TLS": func(h *hardeningConfig) { h.tlsClientCA = "ca" },
-		"negative per token":    func(h *hardeningConfig) { h.maxSubscriptionsPerToken = -1 },
-		"per token, no tokens":  func(h *hardeningConfig) { h.maxSubscriptionsPerToken = 2 },
-		"tiny message size":     func(h *hardeningConfig) { h.maxRecvMsgSize = 10 },
-		"no streams":            func(h *hardeningConfig) { h.transport.maxConcurrentStreams = 0 },
-		"tiny header list":      func(h *hardeningConfig) { h.transport.maxHeaderListSize = 100 },
-		"huge header list":      func(h *hardeningConfig) { h.transport.maxHeaderListSize = 2 << 20 },
-		"no handshake time":     func(h *hardeningConfig) { h.transport.handshakeTimeout = 0 },
-		"no first message time": func(h *hardeningConfig) { h.transport.firstMessageTimeout = 0 },
-		"no connections":        func(h *hardeningConfig) { h.transport.maxConnections = 0 },
-		"negative idle":         func(h *hardeningConfig) { h.transport.maxConnectionIdle = -time.Second },
-		"negative age":          func(h *hardeningConfig) { h.transport.maxConnectionAge = -time.Second },
-		"negative age grace":    func(h *hardeningConfig) { h.transport.maxConnectionAgeGrace = -time.Second },
+		"cert without key":         func(h *hardeningConfig) { h.tlsCert = "c" },
+		"client CA without TLS":    func(h *hardeningConfig) { h.tlsClientCA = "ca" },
+		"negative per token":       func(h *hardeningConfig) { h.maxSubscriptionsPerToken = -1 },
+		"per token, no tokens":     func(h *hardeningConfig) { h.maxSubscriptionsPerToken = 2 },
+		"tiny message size":        func(h *hardeningConfig) { h.maxRecvMsgSize = 10 },
+		"no streams":               func(h *hardeningConfig) { h.transport.maxConcurrentStreams = 0 },
+		"tiny header list":         func(h *hardeningConfig) { h.transport.maxHeaderListSize = 100 },
+		"huge header list":         func(h *hardeningConfig) { h.transport.maxHeaderListSize = 2 << 20 },
+		"no handshake time":        func(h *hardeningConfig) { h.transport.handshakeTimeout = 0 },
+		"no first message time":    func(h *hardeningConfig) { h.transport.firstMessageTimeout = 0 },
+		"no connections":           func(h *hardeningConfig) { h.transport.maxConnections = 0 },
+		"negative idle":            func(h *hardeningConfig) { h.transport.maxConnectionIdle = -time.Second },
+		"negative age":             func(h *hardeningConfig) { h.transport.maxConnectionAge = -time.Second },
+		"negative age grace":       func(h *hardeningConfig) { h.transport.maxConnectionAgeGrace = -time.Second },
+		"metrics cert, no key":     func(h *hardeningConfig) { h.metricsListen, h.metricsTLSCert = "127.0.0.1:0", "c" },
+		"metrics TLS, no listen":   func(h *hardeningConfig) { h.metricsTLSCert, h.metricsTLSKey = "c", "k" },
+		"metrics token, no listen": func(h *hardeningConfig) { h.metricsTokenFile = "t" },
 	}
 	for name, mutate := range cases {
 		h := ok()

@@ -84,6 +84,8 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *daemon, er
 		return nil, err
 	}
 	d.closers = append(d.closers, d.hd.stop)
+	d.hd.neo4jPasswordFile = cfg.neo4jPasswordFile
+	d.hd.checkFiles(time.Now())
 
 	src, err := neo4jcdc.Open(ctx, uri, user, password, append([]neo4jcdc.Option{neo4jcdc.WithLogger(logger)}, d.hd.neo4jOptions()...)...)
 	if err != nil {
