@@ -17,6 +17,7 @@ const (
 
 // Transport holds the collectors of the connection and request guards below the service:
 //
+//	cdcstream_connections_accepted_total       counter: TCP connections accepted within the cap
 //	cdcstream_connections_open                 gauge: accepted TCP connections not yet closed
 //	cdcstream_connections_rejected_total       counter: connections closed at accept because
 //	                                           the connection cap was reached
@@ -29,6 +30,7 @@ const (
 // Every label value is one of the constants above, so the label set is bounded. Its methods
 // are safe for concurrent use.
 type Transport struct {
+	accepted prometheus.Counter
 	open     prometheus.Gauge
 	rejected prometheus.Counter
 	requests *prometheus.CounterVec
@@ -39,6 +41,10 @@ type Transport struct {
 // for the process's /metrics). The request series start at zero for every cause.
 func NewTransport(reg prometheus.Registerer) *Transport {
 	t := &Transport{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "connections_accepted_total",
+			Help: "TCP connections of the gRPC listener accepted within --max-connections.",
+		}),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "cdcstream", Name: "connections_open",
 			Help: "Accepted TCP connections of the gRPC listener not yet closed (bounded by --max-connections).",
@@ -59,12 +65,15 @@ func NewTransport(reg prometheus.Registerer) *Transport {
 	for _, c := range []string{CauseMalformedRequest, CauseFirstMessageTimeout} {
 		t.requests.WithLabelValues(c)
 	}
-	reg.MustRegister(t.open, t.rejected, t.requests, t.panics)
+	reg.MustRegister(t.accepted, t.open, t.rejected, t.requests, t.panics)
 	return t
 }
 
-// ConnectionOpened counts an accepted connection as open.
-func (t *Transport) ConnectionOpened() { t.open.Inc() }
+// ConnectionOpened counts an accepted connection, and counts it as open.
+func (t *Transport) ConnectionOpened() {
+	t.accepted.Inc()
+	t.open.Inc()
+}
 
 // ConnectionClosed uncounts an open connection.
 func (t *Transport) ConnectionClosed() { t.open.Dec() }
