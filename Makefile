@@ -42,13 +42,14 @@ breaking: $(BUF)
 run:
 	$(GO) run ./cmd/cdcstreamd --demo
 
-## test: every test — Go (race detector on) and the polyglot clients.
-test: test-go test-polyglot
+## test: every test — Go (race detector on), the polyglot clients, scale-out behind HAProxy, chaos.
+test: test-go test-polyglot test-scale test-chaos
 
 test-go: $(GOTESTSUM)
-	$(GOTESTSUM) --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /internal/polyglot)
+	$(GOTESTSUM) --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /internal/polyglot -e /internal/scaletest)
 
 -include examples/polyglot.mk
+-include deploy/haproxy/haproxy.mk
 
 ## test-neo4j: prove the service on a real Neo4j Enterprise server (5.13+, CDC FULL, an admin
 ## user): NEO4J_TEST_URI=neo4j://host:7687 NEO4J_TEST_USER=neo4j NEO4J_TEST_PASSWORD=... make test-neo4j

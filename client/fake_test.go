@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -11,24 +9,22 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/protoadapt"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // script plays one Subscribe call of the fake server.
-type script func(ctx context.Context, req *cdcstreamv1.SubscribeRequest, send func(*cdcstreamv1.SubscribeResponse) error) error
+type script = testkit.Script
 
-// fakeServer is a scriptable ChangeStreamService on a real loopback listener: each Subscribe
-// call plays the next script; when the scripts run out, calls hang until the client leaves.
+// fakeServer is a scriptable ChangeStreamService (a testkit.Stub) on a real loopback listener:
+// each Subscribe call plays the next script; when the scripts run out, calls hang until the
+// client leaves.
 type fakeServer struct {
-	cdcstreamv1.UnimplementedChangeStreamServiceServer
-	// mu guards scripts, requests, cursorRequests and cursorAnswers.
+	*testkit.Scripts
+	// mu guards cursorRequests, cursorAnswers and cursorHangs.
 	mu             sync.Mutex
-	scripts        []script
-	requests       []*cdcstreamv1.SubscribeRequest
 	cursorRequests []*cdcstreamv1.GetCursorRequest
 	cursorAnswers  map[cdcstreamv1.StartPosition]string
 	cursorHangs    int // how many of the next GetCursor calls hang until the client leaves
@@ -48,52 +44,16 @@ func startFake(t *testing.T, scripts ...script) (*fakeServer, *grpc.ClientConn) 
 func startFakeTB(t testing.TB, scripts ...script) (*fakeServer, *grpc.ClientConn) {
 	t.Helper()
 	f := &fakeServer{
-		scripts:     scripts,
-		subscribed:  make(chan *cdcstreamv1.SubscribeRequest, 1000),
+		Scripts:     testkit.NewScripts(scripts...),
 		askedCursor: make(chan *cdcstreamv1.GetCursorRequest, 1000),
 		cursorAnswers: map[cdcstreamv1.StartPosition]string{
 			cdcstreamv1.StartPosition_START_POSITION_NOW:      "now",
 			cdcstreamv1.StartPosition_START_POSITION_EARLIEST: "earliest",
 		},
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	cdcstreamv1.RegisterChangeStreamServiceServer(srv, f)
-	served := make(chan struct{}) // closed when Serve returns
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		<-served
-	})
+	f.subscribed = f.Scripts.Subscribed
+	conn, _ := (&testkit.Stub{SubscribeF: f.Subscribe, GetCursorF: f.GetCursor}).Start(t)
 	return f, conn
-}
-
-// Subscribe plays the next script.
-func (f *fakeServer) Subscribe(req *cdcstreamv1.SubscribeRequest, stream cdcstreamv1.ChangeStreamService_SubscribeServer) error {
-	f.mu.Lock()
-	f.requests = append(f.requests, req)
-	var sc script
-	if len(f.scripts) > 0 {
-		sc, f.scripts = f.scripts[0], f.scripts[1:]
-	}
-	f.mu.Unlock()
-	f.subscribed <- req
-	if sc == nil {
-		<-stream.Context().Done()
-		return stream.Context().Err()
-	}
-	return sc(stream.Context(), req, stream.Send)
 }
 
 // GetCursor answers from cursorAnswers, in the requested database.
@@ -113,11 +73,7 @@ func (f *fakeServer) GetCursor(ctx context.Context, req *cdcstreamv1.GetCursorRe
 }
 
 // subscribeRequests returns a copy of the requests received so far.
-func (f *fakeServer) subscribeRequests() []*cdcstreamv1.SubscribeRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]*cdcstreamv1.SubscribeRequest(nil), f.requests...)
-}
+func (f *fakeServer) subscribeRequests() []*cdcstreamv1.SubscribeRequest { return f.Requests() }
 
 // getCursorRequests returns a copy of the GetCursor requests received so far.
 func (f *fakeServer) getCursorRequests() []*cdcstreamv1.GetCursorRequest {
@@ -126,78 +82,28 @@ func (f *fakeServer) getCursorRequests() []*cdcstreamv1.GetCursorRequest {
 	return append([]*cdcstreamv1.GetCursorRequest(nil), f.cursorRequests...)
 }
 
-// sendThen sends msgs, then ends the stream with err.
-func sendThen(err error, msgs ...*cdcstreamv1.SubscribeResponse) script {
-	return func(_ context.Context, _ *cdcstreamv1.SubscribeRequest, send func(*cdcstreamv1.SubscribeResponse) error) error {
-		for _, m := range msgs {
-			if e := send(m); e != nil {
-				return e
-			}
-		}
-		return err
-	}
-}
-
-// sendThenHang sends msgs, then keeps the stream open until the client leaves.
-func sendThenHang(msgs ...*cdcstreamv1.SubscribeResponse) script {
-	return func(ctx context.Context, _ *cdcstreamv1.SubscribeRequest, send func(*cdcstreamv1.SubscribeResponse) error) error {
-		for _, m := range msgs {
-			if e := send(m); e != nil {
-				return e
-			}
-		}
-		<-ctx.Done()
-		return ctx.Err()
-	}
-}
-
-// change builds a change message whose cursor id is "c-<tx>-<seq>".
-func change(tx, seq int64) *cdcstreamv1.SubscribeResponse {
-	return &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: &cdcstreamv1.ChangeEvent{
-		Cursor: cursor(fmt.Sprintf("c-%d-%d", tx, seq)), TxId: tx, Seq: seq,
-		Event: &cdcstreamv1.ChangeEvent_Node{Node: &cdcstreamv1.NodeEvent{
-			ElementId: fmt.Sprintf("4:db:%d", tx), Operation: cdcstreamv1.Operation_OPERATION_CREATE,
-		}},
-	}}}
-}
-
-// checkpoint builds a checkpoint message.
-func checkpoint(id string) *cdcstreamv1.SubscribeResponse {
-	return &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Checkpoint{
-		Checkpoint: &cdcstreamv1.Checkpoint{Cursor: cursor(id)},
-	}}
-}
-
-// cursor builds a cursor of database "neo4j".
-func cursor(id string) *cdcstreamv1.Cursor {
-	return &cdcstreamv1.Cursor{Id: id, Database: "neo4j"}
-}
+// The kit's scripts and messages, under the names these tests use; cursor ids are the kit's
+// "c-<tx>-<seq>" in database "neo4j".
+var (
+	sendThen     = testkit.SendThen
+	sendThenHang = testkit.SendThenHang
+	change       = testkit.Change
+	checkpoint   = testkit.Checkpoint
+	cursor       = testkit.Cursor
+)
 
 // statusErr builds a status error with a cdcstream ErrorInfo (when reason is set) and a
 // RetryInfo (when delay is positive).
 func statusErr(t *testing.T, code codes.Code, reason string, meta map[string]string, delay time.Duration) error {
 	t.Helper()
-	st := status.New(code, "scripted "+code.String())
-	var details []any
+	var details []protoadapt.MessageV1
 	if reason != "" {
 		details = append(details, &errdetails.ErrorInfo{Reason: reason, Domain: errorDomain, Metadata: meta})
 	}
 	if delay > 0 {
-		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(delay)})
+		details = append(details, testkit.RetryInfo(delay))
 	}
-	for _, d := range details {
-		var err error
-		switch d := d.(type) {
-		case *errdetails.ErrorInfo:
-			st, err = st.WithDetails(d)
-		case *errdetails.RetryInfo:
-			st, err = st.WithDetails(d)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return st.Err()
+	return testkit.StatusError(t, code, "scripted "+code.String(), details...)
 }
 
 // fakeClock is a clock on which nothing waits for real time. After (the backoff) records its

@@ -7,8 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // cutProxy forwards TCP connections to a backend and can cut them all at once, the way a
@@ -87,11 +86,7 @@ func (p *cutProxy) cut() {
 func TestResumeAfterTheConnectionIsCut(t *testing.T) {
 	f, direct := startFake(t, sendThenHang(change(1, 0), change(1, 1)), sendThenHang(change(2, 0)))
 	p := startCutProxy(t, direct.Target())
-	conn, err := grpc.NewClient(p.lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testkit.Dial(t, p.lis.Addr().String())
 	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), fromReq())
 	defer sub.Close()
 	first := receiveN(t, sub, 2)

@@ -9,11 +9,11 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 	"github.com/cdcstream/cdcstream/server/servertest"
 )
@@ -21,27 +21,16 @@ import (
 // firstViolation returns err's code, ErrorInfo reason and first BadRequest violation.
 func firstViolation(t *testing.T, err error) (codes.Code, string, *errdetails.BadRequest_FieldViolation) {
 	t.Helper()
-	var reason string
+	d := testkit.StatusDetails(t, err)
 	var v *errdetails.BadRequest_FieldViolation
-	for _, d := range status.Convert(err).Details() {
-		switch d := d.(type) {
-		case *errdetails.ErrorInfo:
-			reason = d.GetReason()
-		case *errdetails.BadRequest:
-			if len(d.GetFieldViolations()) > 0 {
-				v = d.GetFieldViolations()[0]
-			}
-		}
+	if vs := d.BadRequest.GetFieldViolations(); len(vs) > 0 {
+		v = vs[0]
 	}
-	return status.Code(err), reason, v
+	return d.Code, d.RawReason, v
 }
 
 func entitySelector(md map[string]*cdcstreamv1.Value) *cdcstreamv1.Selector {
 	return &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Entity{Entity: &cdcstreamv1.EntitySelector{TxMetadata: md}}}
-}
-
-func stringValue(s string) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_StringValue{StringValue: s}}
 }
 
 // TestHugeSelectorsRefusedBeforeNeo4j: a 2.8 MB tx_metadata selector is INVALID_ARGUMENT
@@ -60,7 +49,7 @@ func TestHugeSelectorsRefusedBeforeNeo4j(t *testing.T) {
 	defer cancel()
 	md := make(map[string]*cdcstreamv1.Value, 2800)
 	for i := range 2800 {
-		md["key-"+itoa(i)] = stringValue(strings.Repeat("v", 1000))
+		md["key-"+itoa(i)] = testkit.String(strings.Repeat("v", 1000))
 	}
 	req := &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{entitySelector(md)}}
 	for i := range 40 {
@@ -103,19 +92,12 @@ func TestLongKeyEchoFitsAHeaderLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer()
-	srv.Register(gs)
-	addr := listenLoopback(t, gs)
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithMaxHeaderListSize(8192))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc, _ := testkit.Serve(t, srv.Register, testkit.DialOptions(grpc.WithMaxHeaderListSize(8192)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	long := strings.Repeat("é", 30000) // 60 000 bytes
 	st, err := cdcstreamv1.NewChangeStreamServiceClient(cc).Subscribe(ctx, &cdcstreamv1.SubscribeRequest{
-		Selectors: []*cdcstreamv1.Selector{entitySelector(map[string]*cdcstreamv1.Value{long: stringValue("x")})}})
+		Selectors: []*cdcstreamv1.Selector{entitySelector(map[string]*cdcstreamv1.Value{long: testkit.String("x")})}})
 	if err == nil {
 		_, err = st.Recv()
 	}

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 	"github.com/cdcstream/cdcstream/server/servertest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 const (
@@ -215,32 +215,12 @@ func changeID(t *testing.T, m *cdcstreamv1.SubscribeResponse) string {
 	return c.GetCursor().GetId()
 }
 
-// statusInfo returns err's status code, ErrorInfo, RetryInfo and BadRequest.
+// statusInfo returns err's status code, ErrorInfo (checked to be in the cdcstream domain),
+// RetryInfo and BadRequest.
 func statusInfo(t *testing.T, err error) (codes.Code, *errdetails.ErrorInfo, *errdetails.RetryInfo, *errdetails.BadRequest) {
 	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok {
-		t.Fatalf("error %v is not a status", err)
-	}
-	var (
-		info  *errdetails.ErrorInfo
-		retry *errdetails.RetryInfo
-		bad   *errdetails.BadRequest
-	)
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errdetails.ErrorInfo:
-			info = d
-		case *errdetails.RetryInfo:
-			retry = d
-		case *errdetails.BadRequest:
-			bad = d
-		}
-	}
-	if info != nil && info.GetDomain() != server.ErrorDomain {
-		t.Fatalf("ErrorInfo domain %q", info.GetDomain())
-	}
-	return st.Code(), info, retry, bad
+	d := testkit.StatusDetails(t, err)
+	return d.Code, d.Info, d.Retry, d.BadRequest
 }
 
 // wantStatus checks err's code and reason.

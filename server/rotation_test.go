@@ -4,20 +4,18 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 	"github.com/cdcstream/cdcstream/server/servertest"
 )
@@ -41,38 +39,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// serveLoopback serves srv on 127.0.0.1 and returns a client; everything stops at cleanup.
+// serveLoopback serves srv on 127.0.0.1 and returns a client; when the test ends the
+// connection closes, srv shuts down gracefully and the gRPC server stops.
 func serveLoopback(t *testing.T, srv *server.Server) cdcstreamv1.ChangeStreamServiceClient {
 	t.Helper()
-	gs := grpc.NewServer()
-	srv.Register(gs)
-	t.Cleanup(func() {
+	cc, _ := testkit.Serve(t, srv.Register, testkit.BeforeStop(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
-	})
-	cc, err := grpc.NewClient(listenLoopback(t, gs), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	}))
 	return cdcstreamv1.NewChangeStreamServiceClient(cc)
-}
-
-// listenLoopback serves gs on 127.0.0.1:0 until cleanup and returns its address.
-func listenLoopback(t *testing.T, gs *grpc.Server) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}) // closed when Serve returns
-	go func() { defer close(done); _ = gs.Serve(lis) }()
-	t.Cleanup(func() {
-		gs.Stop()
-		<-done
-	})
-	return lis.Addr().String()
 }
 
 // rotationOf checks that err is the rotation status (UNAVAILABLE, STREAM_ROTATED, RetryInfo 0s).

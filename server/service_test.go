@@ -2,45 +2,22 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 	"github.com/cdcstream/cdcstream/server/servertest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 )
 
-// serve runs h's server on an in-memory gRPC connection and returns a generated client. The
-// server and the connection stop with the test.
+// serve runs h's server on loopback and returns a generated client. The server and the
+// connection stop with the test.
 func (h *harness) serve(dialOpts ...grpc.DialOption) cdcstreamv1.ChangeStreamServiceClient {
 	h.t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
-	h.srv.Register(g)
-	// served is closed when Serve returns.
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = g.Serve(lis)
-	}()
-	opts := append([]grpc.DialOption{
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	}, dialOpts...)
-	conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() {
-		_ = conn.Close()
-		g.Stop()
-		<-served
-	})
+	conn, _ := testkit.Serve(h.t, h.srv.Register, testkit.DialOptions(dialOpts...))
 	return cdcstreamv1.NewChangeStreamServiceClient(conn)
 }
 

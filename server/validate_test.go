@@ -8,15 +8,12 @@ import (
 	"time"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
-
-func sv(s string) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_StringValue{StringValue: s}}
-}
 
 func nodeSel(n *cdcstreamv1.NodeSelector) *cdcstreamv1.Selector {
 	return &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Node{Node: n}}
@@ -42,8 +39,8 @@ func TestValidateSubscribe(t *testing.T) {
 		{"empty request", &cdcstreamv1.SubscribeRequest{}, "", ""},
 		{"all kinds", &cdcstreamv1.SubscribeRequest{Database: "Orders", Selectors: []*cdcstreamv1.Selector{
 			{Kind: &cdcstreamv1.Selector_Entity{Entity: &cdcstreamv1.EntitySelector{Operation: cdcstreamv1.Operation_OPERATION_CREATE,
-				TxMetadata: map[string]*cdcstreamv1.Value{"app": sv("x"), "m": {Kind: &cdcstreamv1.Value_MapValue{MapValue: &cdcstreamv1.MapValue{
-					Fields: map[string]*cdcstreamv1.Value{"a": sv("b")}}}}}}}},
+				TxMetadata: map[string]*cdcstreamv1.Value{"app": testkit.String("x"), "m": {Kind: &cdcstreamv1.Value_MapValue{MapValue: &cdcstreamv1.MapValue{
+					Fields: map[string]*cdcstreamv1.Value{"a": testkit.String("b")}}}}}}}},
 			nodeSel(&cdcstreamv1.NodeSelector{Labels: []string{"Person"}, ChangesTo: []string{"name"}, Key: map[string]*cdcstreamv1.Value{
 				"id": {Kind: &cdcstreamv1.Value_IntegerValue{IntegerValue: 7}},
 				"d":  {Kind: &cdcstreamv1.Value_DateValue{DateValue: &cdcstreamv1.Date{Year: 2024, Month: 2, Day: 29}}},
@@ -76,7 +73,7 @@ func TestValidateSubscribe(t *testing.T) {
 		{"empty start label", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{{Kind: &cdcstreamv1.Selector_Relationship{
 			Relationship: &cdcstreamv1.RelationshipSelector{Start: &cdcstreamv1.NodeMatcher{Labels: []string{""}}}}}}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), "selectors[0].relationship.start.labels[0]"},
 		{"empty key name", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(&cdcstreamv1.NodeSelector{
-			Key: map[string]*cdcstreamv1.Value{"": sv("x")}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key[""]`},
+			Key: map[string]*cdcstreamv1.Value{"": testkit.String("x")}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key[""]`},
 		{"value without kind", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"]`},
 		{"null key", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_NullValue{}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"]`},
 		{"NaN key", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_FloatValue{FloatValue: math.NaN()}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"]`},
@@ -105,7 +102,7 @@ func TestValidateSubscribe(t *testing.T) {
 		{"latitude", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_PointValue{
 			PointValue: &cdcstreamv1.Point{Srid: 4326, Y: 91}}})}}, cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].point_value.y`},
 		{"null in list", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{keySel(&cdcstreamv1.Value{Kind: &cdcstreamv1.Value_ListValue{
-			ListValue: &cdcstreamv1.ListValue{Values: []*cdcstreamv1.Value{sv("a"), {Kind: &cdcstreamv1.Value_NullValue{}}}}}})}},
+			ListValue: &cdcstreamv1.ListValue{Values: []*cdcstreamv1.Value{testkit.String("a"), {Kind: &cdcstreamv1.Value_NullValue{}}}}}})}},
 			cdcstreamv1.ErrorReason_INVALID_SELECTOR.String(), `selectors[0].node.key["k"].list_value.values[1]`},
 		{"null in tx metadata map", &cdcstreamv1.SubscribeRequest{Selectors: []*cdcstreamv1.Selector{nodeSel(&cdcstreamv1.NodeSelector{
 			TxMetadata: map[string]*cdcstreamv1.Value{"m": {Kind: &cdcstreamv1.Value_MapValue{MapValue: &cdcstreamv1.MapValue{

@@ -13,14 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // Secrets of the end-to-end secrets tests: distinctive strings that must never be written.
@@ -85,11 +84,7 @@ func testSecrets(t *testing.T, neo4jArgs ...string) {
 		t.Fatal("the password did not reach the process: the test proves nothing")
 	}
 
-	cc, err := grpc.NewClient(p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc := testkit.Dial(t, p.Addr)
 	client := cdcstreamv1.NewChangeStreamServiceClient(cc)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

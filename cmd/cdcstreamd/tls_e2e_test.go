@@ -26,6 +26,7 @@ import (
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/proctest"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/internal/tlsconfig"
 	"github.com/cdcstream/cdcstream/internal/tlsconfig/tlstest"
 )
@@ -61,12 +62,7 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dial := func(creds credentials.TransportCredentials) *grpc.ClientConn {
-		cc, err := grpc.NewClient(p.Addr, grpc.WithTransportCredentials(creds))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cc.Close() })
-		return cc
+		return testkit.Dial(t, p.Addr, grpc.WithTransportCredentials(creds))
 	}
 	tlsCreds := func(opts ...tlsconfig.ClientOption) credentials.TransportCredentials {
 		c, err := tlsconfig.ClientCredentials(append([]tlsconfig.ClientOption{tlsconfig.WithCA(ca.CertFile)}, opts...)...)

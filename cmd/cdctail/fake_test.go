@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -17,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // tailServer is a fake ChangeStreamService over a fixed log of n node creates with cursor ids
@@ -24,7 +23,6 @@ import (
 // start, sends the rest of the log and a checkpoint at the head, then keeps the stream open.
 // The cursor "expired" is answered with OUT_OF_RANGE/CURSOR_EXPIRED (earliest "c-0").
 type tailServer struct {
-	cdcstreamv1.UnimplementedChangeStreamServiceServer
 	log []*cdcstreamv1.ChangeEvent
 	// wantToken, when set, is the only bearer token accepted.
 	wantToken string
@@ -57,20 +55,19 @@ func newTailServer(n int) *tailServer {
 
 // richChange is change c-1: a relationship update carrying every value type.
 func richChange() *cdcstreamv1.ChangeEvent {
-	z := 3.0
 	props := map[string]*cdcstreamv1.Value{
-		"big":      {Kind: &cdcstreamv1.Value_IntegerValue{IntegerValue: 9007199254740993}},
-		"ratio":    {Kind: &cdcstreamv1.Value_FloatValue{FloatValue: 1}},
-		"name":     {Kind: &cdcstreamv1.Value_StringValue{StringValue: "<Ann & Bob>"}},
-		"raw":      {Kind: &cdcstreamv1.Value_BytesValue{BytesValue: []byte{0, 1, 2, 255}}},
-		"born":     {Kind: &cdcstreamv1.Value_DateValue{DateValue: &cdcstreamv1.Date{Year: 2024, Month: 3, Day: 3}}},
-		"since":    {Kind: &cdcstreamv1.Value_DurationValue{DurationValue: &cdcstreamv1.Duration{Months: 1, Days: 2, Seconds: 3, Nanos: 500_000_000}}},
-		"where":    {Kind: &cdcstreamv1.Value_PointValue{PointValue: &cdcstreamv1.Point{Srid: 9157, X: 1, Y: 2.5, Z: &z}}},
-		"tags":     {Kind: &cdcstreamv1.Value_ListValue{ListValue: &cdcstreamv1.ListValue{Values: []*cdcstreamv1.Value{{Kind: &cdcstreamv1.Value_BooleanValue{BooleanValue: true}}}}}},
-		"at":       {Kind: &cdcstreamv1.Value_DateTimeValue{DateTimeValue: &cdcstreamv1.DateTime{Instant: timestamppb.New(time.Date(2024, 3, 3, 20, 51, 56, 769_000_000, time.UTC)), Zone: &cdcstreamv1.DateTime_ZoneId{ZoneId: "Europe/Stockholm"}}}},
-		"atOffset": {Kind: &cdcstreamv1.Value_DateTimeValue{DateTimeValue: &cdcstreamv1.DateTime{Instant: timestamppb.New(time.Date(2024, 3, 3, 20, 51, 56, 0, time.UTC)), Zone: &cdcstreamv1.DateTime_OffsetSeconds{OffsetSeconds: -5 * 3600}}}},
+		"big":      testkit.Int(9007199254740993),
+		"ratio":    testkit.Float(1),
+		"name":     testkit.String("<Ann & Bob>"),
+		"raw":      testkit.Bytes([]byte{0, 1, 2, 255}),
+		"born":     testkit.Date(2024, 3, 3),
+		"since":    testkit.Duration(1, 2, 3, 500_000_000),
+		"where":    testkit.Point3D(9157, 1, 2.5, 3),
+		"tags":     testkit.List(testkit.Bool(true)),
+		"at":       testkit.DateTimeZone(timestamppb.New(time.Date(2024, 3, 3, 20, 51, 56, 769_000_000, time.UTC)), "Europe/Stockholm"),
+		"atOffset": testkit.DateTimeOffset(timestamppb.New(time.Date(2024, 3, 3, 20, 51, 56, 0, time.UTC)), -5*3600),
 	}
-	key := &cdcstreamv1.LabelKeys{Keys: []*cdcstreamv1.EntityKey{{Properties: map[string]*cdcstreamv1.Value{"id": {Kind: &cdcstreamv1.Value_IntegerValue{IntegerValue: 1}}}}}}
+	key := &cdcstreamv1.LabelKeys{Keys: []*cdcstreamv1.EntityKey{{Properties: map[string]*cdcstreamv1.Value{"id": testkit.Int(1)}}}}
 	return &cdcstreamv1.ChangeEvent{
 		Cursor: &cdcstreamv1.Cursor{Id: "c-1", Database: "neo4j"},
 		TxId:   11, Seq: 0,
@@ -79,8 +76,8 @@ func richChange() *cdcstreamv1.ChangeEvent {
 			ConnectionType: "bolt", ServerId: "7528cb82", DatabaseName: "neo4j",
 			TxStartTime:       timestamppb.New(time.Date(2024, 3, 3, 20, 51, 56, 714_000_000, time.UTC)),
 			TxCommitTime:      timestamppb.New(time.Date(2024, 3, 3, 20, 51, 56, 769_000_000, time.UTC)),
-			TxMetadata:        map[string]*cdcstreamv1.Value{"app": {Kind: &cdcstreamv1.Value_StringValue{StringValue: "cypher-shell"}}},
-			AdditionalEntries: map[string]*cdcstreamv1.Value{"databaseId": {Kind: &cdcstreamv1.Value_StringValue{StringValue: "uuid-1"}}},
+			TxMetadata:        map[string]*cdcstreamv1.Value{"app": testkit.String("cypher-shell")},
+			AdditionalEntries: map[string]*cdcstreamv1.Value{"databaseId": testkit.String("uuid-1")},
 		},
 		Event: &cdcstreamv1.ChangeEvent_Relationship{Relationship: &cdcstreamv1.RelationshipEvent{
 			ElementId: "5:db:0", Operation: cdcstreamv1.Operation_OPERATION_UPDATE, Type: "KNOWS",
@@ -96,22 +93,8 @@ func richChange() *cdcstreamv1.ChangeEvent {
 // the address.
 func (s *tailServer) start(t *testing.T, opts ...grpc.ServerOption) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(opts...)
-	cdcstreamv1.RegisterChangeStreamServiceServer(srv, s)
-	served := make(chan struct{}) // closed when Serve returns
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-served
-	})
-	return lis.Addr().String()
+	_, addr := (&testkit.Stub{SubscribeF: s.subscribe, GetCursorF: s.getCursor}).Start(t, testkit.ServerOptions(opts...))
+	return addr
 }
 
 // checkToken enforces wantToken.
@@ -126,8 +109,8 @@ func (s *tailServer) checkToken(ctx context.Context) error {
 	return nil
 }
 
-// Subscribe serves the log after the requested start.
-func (s *tailServer) Subscribe(req *cdcstreamv1.SubscribeRequest, stream cdcstreamv1.ChangeStreamService_SubscribeServer) error {
+// subscribe serves the log after the requested start.
+func (s *tailServer) subscribe(req *cdcstreamv1.SubscribeRequest, stream cdcstreamv1.ChangeStreamService_SubscribeServer) error {
 	if err := s.checkToken(stream.Context()); err != nil {
 		return err
 	}
@@ -140,9 +123,8 @@ func (s *tailServer) Subscribe(req *cdcstreamv1.SubscribeRequest, stream cdcstre
 	}
 	if c := req.GetFromCursor(); c != nil {
 		if c.GetId() == "expired" {
-			st, _ := status.New(codes.OutOfRange, "cursor expired").WithDetails(&errdetails.ErrorInfo{
-				Reason: "CURSOR_EXPIRED", Domain: "cdcstream.v1", Metadata: map[string]string{"earliest_cursor": "c-0"},
-			})
+			st, _ := status.New(codes.OutOfRange, "cursor expired").WithDetails(
+				testkit.ErrorInfo(cdcstreamv1.ErrorReason_CURSOR_EXPIRED, map[string]string{"earliest_cursor": "c-0"}))
 			return st.Err()
 		}
 		if _, err := fmt.Sscanf(c.GetId(), "c-%d", &start); err != nil || start < 0 || start > len(s.log) {
@@ -165,8 +147,8 @@ func (s *tailServer) Subscribe(req *cdcstreamv1.SubscribeRequest, stream cdcstre
 	return nil
 }
 
-// GetCursor answers the head or the start of the log.
-func (s *tailServer) GetCursor(ctx context.Context, req *cdcstreamv1.GetCursorRequest) (*cdcstreamv1.GetCursorResponse, error) {
+// getCursor answers the head or the start of the log.
+func (s *tailServer) getCursor(ctx context.Context, req *cdcstreamv1.GetCursorRequest) (*cdcstreamv1.GetCursorResponse, error) {
 	if err := s.checkToken(ctx); err != nil {
 		return nil, err
 	}

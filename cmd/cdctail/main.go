@@ -95,6 +95,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if cfg.checkpointFile != "" {
 			if err := sub.Commit(ctx); err != nil {
+				if ctx.Err() != nil {
+					// Interrupted (SIGINT/SIGTERM) while saving: the change is printed and its
+					// cursor may not be saved, so it may print again next run (at least once,
+					// as documented), but the run ends normally.
+					return exitOK
+				}
 				fmt.Fprintln(stderr, "cdctail: commit checkpoint:", err)
 				return exitOther
 			}

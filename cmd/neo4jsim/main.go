@@ -8,9 +8,20 @@
 //	neo4jsim [--listen 127.0.0.1:7687] [--user neo4j] [--password password]
 //	         [--database neo4j]... [--capture-mode FULL|DIFF] [--workload-rate 0]
 //	         [--seed 1] [--retention 0]
+//	         [--fault-drop-every 0] [--fault-fail-fraction 0] [--fault-fail-code CODE]
+//	         [--fault-fail-message MSG] [--fault-delay 0] [--fault-seed 1]
+//	         [--admin-listen 127.0.0.1:PORT]
+//
+// The --fault-* flags put faults in force for the whole run (neo4jsim.FaultPlan): cut every
+// Bolt connection every --fault-drop-every, fail a --fault-fail-fraction of the statements
+// with --fault-fail-code (default Neo.TransientError.General.DatabaseUnavailable), delay every
+// response by --fault-delay. The fail draws are seeded by --fault-seed: the k-th statement
+// fails or not the same way on every run. --admin-listen (off by default, loopback only)
+// serves the JSON admin API (neo4jsim.Server.AdminHandler) to inject faults and operate the
+// CDC log while the server runs. internal/neo4jsim/README.md describes both.
 //
 // It logs one line per connection and per error to stderr and stops cleanly on SIGINT or
-// SIGTERM.
+// SIGTERM. Invalid flags exit with status 2 and a message naming the flag.
 package main
 
 import (
@@ -20,11 +31,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
 )
@@ -67,6 +81,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rate := fs.Float64("workload-rate", 0, "workload transactions per second per database (0 = no workload)")
 	seed := fs.Int64("seed", 1, "workload seed (deterministic changes)")
 	retention := fs.Int("retention", 0, "transactions kept in each CDC log (0 = all)")
+	var plan neo4jsim.FaultPlan
+	fs.DurationVar(&plan.DropEvery, "fault-drop-every", 0, "cut every open Bolt connection once per interval, e.g. 5s (0 = never)")
+	fs.Float64Var(&plan.FailFraction, "fault-fail-fraction", 0, "fraction of statements, 0 to 1, that fail with --fault-fail-code")
+	fs.StringVar(&plan.FailCode, "fault-fail-code", neo4jsim.DefaultFaultCode, "Neo4j status code of the failed statements")
+	fs.StringVar(&plan.FailMessage, "fault-fail-message", "", "message of the failed statements (default: Neo4j's message for the code)")
+	fs.DurationVar(&plan.Delay, "fault-delay", 0, "delay every statement response by this much, sending NOOP keep-alives (0 = none)")
+	fs.Int64Var(&plan.Seed, "fault-seed", 1, "seed of the --fault-fail-fraction draws (deterministic failures)")
+	adminListen := fs.String("admin-listen", "", "loopback host:port for the JSON admin API, e.g. 127.0.0.1:7475 (default off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,6 +108,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(databases) == 0 {
 		databases = stringList{"neo4j"}
 	}
+	if err := validatePlan(plan); err != nil {
+		return err
+	}
+	if *adminListen != "" {
+		if err := loopbackOnly(*adminListen); err != nil {
+			return err
+		}
+	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	dbms := neo4jsim.NewDBMS(neo4jsim.Config{
@@ -94,12 +124,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		CaptureMode: mode,
 		Retention:   *retention,
 	})
-	srv, err := neo4jsim.NewServer(dbms, *listen, neo4jsim.WithLogger(logger))
+	srv, err := neo4jsim.NewServer(dbms, *listen, neo4jsim.WithLogger(logger), neo4jsim.WithFaultPlan(plan))
 	if err != nil {
-		return err
+		return fmt.Errorf("--listen %q: %w", *listen, err)
 	}
 	fmt.Fprintf(stdout, "neo4jsim serving %s and %s (databases %s, capture mode %s)\n",
 		srv.BoltURI(), srv.RoutingURI(), databases.String(), mode)
+	if plan.DropEvery > 0 || plan.FailFraction > 0 || plan.Delay > 0 {
+		fmt.Fprintf(stdout, "neo4jsim faults: drop every %v, fail %v of statements with %s (seed %d), delay %v\n",
+			plan.DropEvery, plan.FailFraction, plan.FailCode, plan.Seed, plan.Delay)
+	}
+	var adminSrv *http.Server
+	// adminDone receives the admin server's exit; buffered so it never blocks.
+	adminDone := make(chan error, 1)
+	if *adminListen != "" {
+		ln, err := net.Listen("tcp", *adminListen)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("--admin-listen: %w", err)
+		}
+		adminSrv = &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		fmt.Fprintf(stdout, "neo4jsim admin API on http://%s\n", ln.Addr())
+		go func() { adminDone <- adminSrv.Serve(ln) }()
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -124,6 +171,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
+	if adminSrv != nil {
+		shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = adminSrv.Shutdown(shutCtx)
+		shutCancel()
+		if err := <-adminDone; !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin API failed", "err", err)
+		}
+	}
 	closeErr := srv.Close()
 	logger.Info("neo4jsim stopped")
 	select {
@@ -132,4 +187,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		return closeErr
 	}
+}
+
+// validatePlan checks the --fault-* flags, naming the flag at fault.
+func validatePlan(p neo4jsim.FaultPlan) error {
+	switch {
+	case p.DropEvery < 0 || (p.DropEvery > 0 && p.DropEvery < time.Millisecond):
+		return fmt.Errorf("--fault-drop-every must be 0 or at least 1ms, not %v", p.DropEvery)
+	case !(p.FailFraction >= 0 && p.FailFraction <= 1):
+		return fmt.Errorf("--fault-fail-fraction must be between 0 and 1, not %v", p.FailFraction)
+	case p.Delay < 0:
+		return fmt.Errorf("--fault-delay must not be negative, not %v", p.Delay)
+	}
+	if err := neo4jsim.ValidateFaultCode(p.FailCode); err != nil {
+		return fmt.Errorf("--fault-fail-code: %w", err)
+	}
+	return p.Validate()
+}
+
+// loopbackOnly checks that addr is host:port on a loopback address: the admin API has no
+// authentication.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--admin-listen %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--admin-listen %q: the admin API has no authentication, so it listens on loopback only (127.0.0.1, ::1 or localhost)", addr)
+	}
+	return nil
 }

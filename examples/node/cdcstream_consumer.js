@@ -7,19 +7,32 @@
 // int64 ever passes through a JavaScript number). With --checkpoints, checkpoints are printed
 // too, as {"checkpoint": {...}} lines. Diagnostics go to stderr.
 //
-// The consumer keeps the newest cursor it has seen (from changes and checkpoints). When the
-// stream ends with UNAVAILABLE or RESOURCE_EXHAUSTED it resumes strictly after that cursor, with
-// exponential backoff and at most --max-retries consecutive failed attempts. Any other error
-// ends it.
+// The consumer keeps the newest cursor it has seen (from changes and checkpoints). How a stream
+// ends is decided from the status code and the google.rpc.ErrorInfo reason in the status
+// details (the grpc-status-details-bin trailer, read by rpcstatus.js), compared with the
+// cdcstream.v1.ErrorReason enum of the contract, never from the message text:
+//   - UNAVAILABLE with reason STREAM_ROTATED or SERVER_SHUTTING_DOWN is a planned end (the
+//     server sent a final checkpoint first): it resumes strictly after the newest cursor at
+//     once, without backoff and without counting an attempt, provided the ended stream
+//     delivered at least one message (so a server that keeps refusing cannot make it spin);
+//   - other UNAVAILABLE and RESOURCE_EXHAUSTED ends resume after the newest cursor, waiting the
+//     google.rpc.RetryInfo delay when the status has one and an exponential backoff otherwise,
+//     with at most --max-retries consecutive failed attempts;
+//   - OUT_OF_RANGE with reason CURSOR_EXPIRED stops: the message names the expired cursor and
+//     the earliest retained cursor (ErrorInfo metadata "earliest_cursor") to restart from;
+//   - any other error ends it.
+// Every diagnostic names the status code and, when the status has one, the reason, as
+// "UNAVAILABLE (STREAM_ROTATED): ...".
 //
-// Exit status: 0 after --max-events changes, 1 on a gRPC error (the status code name is printed
-// to stderr), 2 on bad arguments.
+// Exit status: 0 after --max-events changes, 1 on a gRPC error (CURSOR_EXPIRED included; the
+// status code and reason are printed to stderr), 2 on bad arguments.
 
 const path = require('path');
 const { parseArgs } = require('util');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { toJSON, fromJSON } = require('./protojson');
+const { loadErrorModel, EARLIEST_CURSOR_KEY } = require('./rpcstatus');
 
 const PROG = 'cdcstream_consumer';
 const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED]);
@@ -30,7 +43,7 @@ function usage(msg) {
   process.stderr.write(
     `usage: ${PROG} [--address HOST:PORT] [--database DB] [--from CURSOR_ID | --earliest]\n` +
       '       [--selector JSON]... [--max-events N] [--checkpoints] [--checkpoint-interval SECONDS]\n' +
-      '       [--max-retries N] [--backoff SECONDS] [--proto-dir DIR]\n',
+      '       [--max-retries N] [--backoff SECONDS] [--proto-dir DIR] [--proto-deps-dir DIR]\n',
   );
   process.exit(msg ? 2 : 0);
 }
@@ -58,6 +71,7 @@ function options(argv) {
         'max-retries': { type: 'string', default: '5' },
         backoff: { type: 'string', default: '0.2' },
         'proto-dir': { type: 'string', default: path.join(__dirname, '..', '..', 'proto') },
+        'proto-deps-dir': { type: 'string', default: path.join(__dirname, '..', 'proto-deps') },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -80,6 +94,7 @@ function options(argv) {
     maxRetries: number('max-retries', parsed['max-retries']),
     backoff: number('backoff', parsed.backoff),
     protoDir: parsed['proto-dir'],
+    protoDepsDir: parsed['proto-deps-dir'],
   };
 }
 
@@ -115,6 +130,9 @@ function main() {
   } catch (err) {
     usage(`bad --selector: ${err.message}`);
   }
+  const { Reason, ending } = loadErrorModel(opts.protoDir, opts.protoDepsDir);
+  // Reasons of a planned end: the server closed a healthy stream after a final checkpoint.
+  const PLANNED = new Set([Reason.STREAM_ROTATED, Reason.SERVER_SHUTTING_DOWN]);
   const proto = grpc.loadPackageDefinition(pkgDef);
   const client = new proto.cdcstream.v1.ChangeStreamService(opts.address, grpc.credentials.createInsecure());
 
@@ -130,9 +148,12 @@ function main() {
   };
 
   const attempt = () => {
+    const resumedFrom = cursorId;
+    let delivered = false; // whether this attempt received any message
     const call = client.Subscribe(buildRequest(pkgDef, opts, cursorId));
     call.on('data', (resp) => {
       if (done) return;
+      delivered = true;
       if (resp.change) {
         failures = 0;
         cursorId = resp.change.cursor.id;
@@ -152,22 +173,43 @@ function main() {
     // 'status' comes once per call, after the last 'data', for errors and clean ends alike.
     call.on('status', (st) => {
       if (done) return;
-      const name = STATUS_NAME[st.code] || String(st.code);
-      const detail = st.code === grpc.status.OK ? 'stream ended without a status' : st.details;
-      if (st.code !== grpc.status.OK && !RETRYABLE.has(st.code)) {
-        process.stderr.write(`${PROG}: ${name}: ${detail}\n`);
+      const end = ending(st);
+      if (st.code === grpc.status.OK) end.detail = 'stream ended without a status';
+      const what = `${STATUS_NAME[st.code] || String(st.code)}${end.reasonName ? ` (${end.reasonName})` : ''}: ${end.detail}`;
+      if (st.code === grpc.status.OUT_OF_RANGE && end.reason === Reason.CURSOR_EXPIRED) {
+        const earliest = end.metadata[EARLIEST_CURSOR_KEY];
+        process.stderr.write(
+          `${PROG}: ${what}; cursor ${JSON.stringify(resumedFrom ?? null)} expired, earliest retained cursor: ` +
+            (earliest
+              ? `${JSON.stringify(earliest)} (restart with --from ${earliest}, changes in between are lost)\n`
+              : 'unknown (restart with --earliest, changes in between are lost)\n'),
+        );
         finish(1);
+        return;
+      }
+      if (st.code !== grpc.status.OK && !RETRYABLE.has(st.code)) {
+        process.stderr.write(`${PROG}: ${what}\n`);
+        finish(1);
+        return;
+      }
+      if (st.code === grpc.status.UNAVAILABLE && PLANNED.has(end.reason) && delivered) {
+        // Not a failure: no backoff, no attempt counted.
+        process.stderr.write(`${PROG}: ${what}; resuming after cursor ${JSON.stringify(cursorId ?? null)} at once (planned end)\n`);
+        setImmediate(attempt);
         return;
       }
       failures++;
       if (failures > opts.maxRetries) {
-        process.stderr.write(`${PROG}: giving up after ${failures} attempts: ${name}: ${detail}\n`);
+        process.stderr.write(`${PROG}: giving up after ${failures} attempts: ${what}\n`);
         finish(1);
         return;
       }
-      const delay = Math.min(opts.backoff * 2 ** (failures - 1), 5) * (0.8 + 0.4 * Math.random());
+      const delay =
+        end.retryDelay !== undefined
+          ? end.retryDelay // the server said how long to wait
+          : Math.min(opts.backoff * 2 ** (failures - 1), 5) * (0.8 + 0.4 * Math.random());
       process.stderr.write(
-        `${PROG}: ${name}: ${detail}; resuming after cursor ${JSON.stringify(cursorId ?? null)} ` +
+        `${PROG}: ${what}; resuming after cursor ${JSON.stringify(cursorId ?? null)} ` +
           `in ${delay.toFixed(2)}s (attempt ${failures} of ${opts.maxRetries})\n`,
       );
       setTimeout(attempt, delay * 1000);

@@ -5,16 +5,31 @@ Output (stdout): one line per ChangeEvent, in the protobuf JSON mapping with the
 names (int64 values are JSON strings, exactly as protobuf JSON prints them). With --checkpoints,
 checkpoints are printed too, as {"checkpoint": {...}} lines. Diagnostics go to stderr.
 
-The consumer keeps the newest cursor it has seen (from changes and checkpoints). When the stream
-ends with UNAVAILABLE or RESOURCE_EXHAUSTED (server restarting, Neo4j unreachable, too many
-subscriptions) it resumes strictly after that cursor, with exponential backoff and at most
---max-retries consecutive failed attempts. Any other error ends it.
+The consumer keeps the newest cursor it has seen (from changes and checkpoints). How a stream
+ends is decided from the status code and the google.rpc.ErrorInfo reason in the status details
+(the grpc-status-details-bin trailer), compared with the cdcstream.v1.ErrorReason enum of the
+generated stubs, never from the message text:
 
-Exit status: 0 after --max-events changes, 1 on a gRPC error (the status code name is printed
-to stderr), 2 on bad arguments.
+- UNAVAILABLE with reason STREAM_ROTATED or SERVER_SHUTTING_DOWN is a planned end (the server
+  sent a final checkpoint first): the consumer resumes strictly after the newest cursor at once,
+  without backoff and without counting an attempt, provided the ended stream delivered at least
+  one message (so a server that keeps refusing cannot make it spin).
+- Other UNAVAILABLE and RESOURCE_EXHAUSTED ends (Neo4j unreachable, too many subscriptions)
+  resume after the newest cursor, waiting the google.rpc.RetryInfo delay when the status has
+  one and an exponential backoff otherwise, with at most --max-retries consecutive failed
+  attempts.
+- OUT_OF_RANGE with reason CURSOR_EXPIRED stops: the message names the expired cursor and the
+  earliest retained cursor (ErrorInfo metadata "earliest_cursor") to restart from.
+- Any other error ends it.
 
-Stubs are generated from proto/ into ./gen (see README.md); CDCSTREAM_PY_GEN overrides that
-directory.
+Every diagnostic names the status code and, when the status has one, the reason, as
+"UNAVAILABLE (STREAM_ROTATED): ...".
+
+Exit status: 0 after --max-events changes, 1 on a gRPC error (CURSOR_EXPIRED included; the
+status code and reason are printed to stderr), 2 on bad arguments.
+
+Stubs are generated from proto/ and examples/proto-deps/ (google.rpc.Status and its detail
+messages) into ./gen (see README.md); CDCSTREAM_PY_GEN overrides that directory.
 """
 
 import argparse
@@ -31,7 +46,8 @@ import grpc  # noqa: E402  (Debian python3-grpcio)
 from google.protobuf import json_format  # noqa: E402  (Debian python3-protobuf)
 
 try:
-    from cdcstream.v1 import cursor_pb2, selector_pb2, service_pb2, service_pb2_grpc  # noqa: E402
+    from cdcstream.v1 import cursor_pb2, errors_pb2, selector_pb2, service_pb2, service_pb2_grpc  # noqa: E402
+    from google.rpc import error_details_pb2, status_pb2  # noqa: E402  (from examples/proto-deps)
 except ImportError as exc:  # stubs not generated yet
     sys.stderr.write(
         "cdcstream_consumer: generated stubs not found in %s (%s): run `make polyglot-gen`\n" % (_GEN, exc)
@@ -42,6 +58,60 @@ PROG = "cdcstream_consumer"
 
 # Status codes after which a resume from the newest cursor can succeed.
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+# The ErrorInfo domain of cdcstream's reasons: the proto package of the ErrorReason enum.
+ERROR_DOMAIN = errors_pb2.DESCRIPTOR.package
+
+# Reasons of a planned end: the server closed a healthy stream after a final checkpoint.
+PLANNED = (errors_pb2.STREAM_ROTATED, errors_pb2.SERVER_SHUTTING_DOWN)
+
+# The trailer that carries the serialized google.rpc.Status.
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+# The ErrorInfo metadata key holding the earliest retained cursor of a CURSOR_EXPIRED status.
+EARLIEST_CURSOR_KEY = "earliest_cursor"
+
+
+class Ending(object):
+    """How a stream attempt ended: the status code and what its status details say."""
+
+    def __init__(self, code, detail, trailers=()):
+        self.code = code
+        self.detail = detail
+        # reason is an ErrorReason value (ERROR_REASON_UNSPECIFIED when the status has no
+        # cdcstream ErrorInfo, or one with a reason newer than these stubs); reason_name is the
+        # reason as sent, for messages.
+        self.reason = errors_pb2.ERROR_REASON_UNSPECIFIED
+        self.reason_name = ""
+        self.metadata = {}
+        # retry_delay is the RetryInfo delay in seconds, None without RetryInfo.
+        self.retry_delay = None
+        for key, value in trailers or ():
+            if key == STATUS_DETAILS_KEY:
+                self._decode(value)
+
+    def _decode(self, raw):
+        st = status_pb2.Status.FromString(raw)
+        for any_msg in st.details:
+            if any_msg.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                any_msg.Unpack(info)
+                if info.domain != ERROR_DOMAIN or self.reason_name:
+                    continue
+                self.reason_name = info.reason
+                self.metadata = dict(info.metadata)
+                if info.reason in errors_pb2.ErrorReason.keys():
+                    self.reason = errors_pb2.ErrorReason.Value(info.reason)
+            elif any_msg.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                ri = error_details_pb2.RetryInfo()
+                any_msg.Unpack(ri)
+                if ri.HasField("retry_delay") and ri.retry_delay.ToNanoseconds() >= 0:
+                    self.retry_delay = ri.retry_delay.ToNanoseconds() / 1e9
+
+    def __str__(self):
+        """The status code, the reason when there is one, and the message."""
+        reason = " (%s)" % self.reason_name if self.reason_name else ""
+        return "%s%s: %s" % (self.code.name, reason, self.detail)
 
 
 def parse_args(argv):
@@ -110,8 +180,11 @@ def run(args):
         stub = service_pb2_grpc.ChangeStreamServiceStub(channel)
         while True:
             call = stub.Subscribe(build_request(args, cursor_id))
+            resumed_from = cursor_id
+            delivered = False  # whether this attempt received any message
             try:
                 for resp in call:
+                    delivered = True
                     kind = resp.WhichOneof("message")
                     if kind == "change":
                         failures = 0
@@ -128,19 +201,33 @@ def run(args):
                             emit(json.dumps({"checkpoint": json_format.MessageToDict(
                                 resp.checkpoint, preserving_proto_field_name=True)}, separators=(",", ":"), sort_keys=True))
                     # Unknown message kinds are ignored, as the contract requires.
-                code, detail = grpc.StatusCode.OK, "stream ended without a status"
+                end = Ending(grpc.StatusCode.OK, "stream ended without a status")
             except grpc.RpcError as err:
-                code, detail = err.code(), err.details()
-                if code not in RETRYABLE:
-                    sys.stderr.write("%s: %s: %s\n" % (PROG, code.name, detail))
+                end = Ending(err.code(), err.details(), err.trailing_metadata())
+                if end.code == grpc.StatusCode.OUT_OF_RANGE and end.reason == errors_pb2.CURSOR_EXPIRED:
+                    earliest = end.metadata.get(EARLIEST_CURSOR_KEY)
+                    sys.stderr.write("%s: %s; cursor %r expired, earliest retained cursor: %s\n" % (
+                        PROG, end, resumed_from,
+                        "%r (restart with --from %s, changes in between are lost)" % (earliest, earliest)
+                        if earliest else "unknown (restart with --earliest, changes in between are lost)"))
                     return 1
+                if end.code not in RETRYABLE:
+                    sys.stderr.write("%s: %s\n" % (PROG, end))
+                    return 1
+            if end.code == grpc.StatusCode.UNAVAILABLE and end.reason in PLANNED and delivered:
+                # Not a failure: no backoff, no attempt counted.
+                sys.stderr.write("%s: %s; resuming after cursor %r at once (planned end)\n" % (PROG, end, cursor_id))
+                continue
             failures += 1
             if failures > args.max_retries:
-                sys.stderr.write("%s: giving up after %d attempts: %s: %s\n" % (PROG, failures, code.name, detail))
+                sys.stderr.write("%s: giving up after %d attempts: %s\n" % (PROG, failures, end))
                 return 1
-            delay = min(args.backoff * (2 ** (failures - 1)), 5.0) * random.uniform(0.8, 1.2)
-            sys.stderr.write("%s: %s: %s; resuming after cursor %r in %.2fs (attempt %d of %d)\n" % (
-                PROG, code.name, detail, cursor_id, delay, failures, args.max_retries))
+            if end.retry_delay is not None:
+                delay = end.retry_delay  # the server said how long to wait
+            else:
+                delay = min(args.backoff * (2 ** (failures - 1)), 5.0) * random.uniform(0.8, 1.2)
+            sys.stderr.write("%s: %s; resuming after cursor %r in %.2fs (attempt %d of %d)\n" % (
+                PROG, end, cursor_id, delay, failures, args.max_retries))
             time.sleep(delay)
 
 

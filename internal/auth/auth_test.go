@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -28,6 +26,7 @@ import (
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/auth"
 	"github.com/cdcstream/cdcstream/internal/proctest"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 	"github.com/cdcstream/cdcstream/server/servertest"
 )
@@ -98,32 +97,20 @@ func start(t *testing.T, limit, global int) *env {
 		t.Fatal(err)
 	}
 	ai := auth.NewInterceptors(store, auth.WithLogger(logger))
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(ai.UnaryInterceptor()), grpc.ChainStreamInterceptor(ai.StreamInterceptor()))
-	svc.Register(gs)
-	healthpb.RegisterHealthServer(gs, health.NewServer())
-	reflection.Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}) // closed when Serve returns
-	go func() { defer close(done); _ = gs.Serve(lis) }()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.conn = cc
-	e.client = cdcstreamv1.NewChangeStreamServiceClient(cc)
-	t.Cleanup(func() {
-		cc.Close()
-		gs.Stop()
-		<-done
+	t.Cleanup(func() { // registered before Serve, so it runs after the server stopped
 		for _, secret := range []string{tokenApp, tokenOps, tokenFresh} {
 			if strings.Contains(e.logs.String(), secret) {
 				t.Errorf("a token appears in the log:\n%s", e.logs.String())
 			}
 		}
 	})
+	cc, _ := testkit.Serve(t, func(gs grpc.ServiceRegistrar) {
+		svc.Register(gs)
+		healthpb.RegisterHealthServer(gs, health.NewServer())
+	}, testkit.OnServer(func(gs *grpc.Server) { reflection.Register(gs) }),
+		testkit.ServerOptions(grpc.ChainUnaryInterceptor(ai.UnaryInterceptor()), grpc.ChainStreamInterceptor(ai.StreamInterceptor())))
+	e.conn = cc
+	e.client = cdcstreamv1.NewChangeStreamServiceClient(cc)
 	return e
 }
 

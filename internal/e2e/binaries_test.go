@@ -10,14 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/proctest"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // binaries builds cdcstreamd and cdctail once per test binary run.
@@ -95,11 +94,7 @@ func TestCdctailContinuesFromCheckpointFile(t *testing.T) {
 // with a final checkpoint and UNAVAILABLE / SERVER_SHUTTING_DOWN, then exits 0.
 func TestCdcstreamdSIGTERM(t *testing.T) {
 	d := startDaemon(t, "--demo", "--demo-rate", "20", "--checkpoint-interval", "1s")
-	conn, err := grpc.NewClient(d.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testkit.Dial(t, d.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	waitFor(t, "health SERVING", 30*time.Second, func() bool {
@@ -135,11 +130,7 @@ func TestLocalValuesExactInADSTZone(t *testing.T) {
 	bin, _ := binaries(t)
 	d := proctest.StartDaemon(t, bin, []string{"TZ=Europe/Stockholm", "NEO4J_PASSWORD=" + simPassword},
 		"--listen", "127.0.0.1:0", "--neo4j-uri", tg.uri(), "--neo4j-user", simUser, "--database", simDatabase)
-	conn, err := grpc.NewClient(d.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testkit.Dial(t, d.Addr)
 	cli := cdcstreamv1.NewChangeStreamServiceClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // TestGarbageCursor: a cursor that is not a Neo4j change id is INVALID_ARGUMENT / INVALID_CURSOR
@@ -19,12 +19,9 @@ func TestGarbageCursor(t *testing.T) {
 		s := newStack(t, tg)
 		err, _ := s.subscribeFrom(t, &cdcstreamv1.Cursor{Id: "bm90LWEtY3Vyc29y", Database: tg.database()}).recvErr()
 		wantStatus(t, err, codes.InvalidArgument, "INVALID_CURSOR")
-		st, _ := status.FromError(err)
 		var field string
-		for _, d := range st.Details() {
-			if br, ok := d.(*errdetails.BadRequest); ok && len(br.FieldViolations) > 0 {
-				field = br.FieldViolations[0].GetField()
-			}
+		if fields := testkit.StatusDetails(t, err).Fields; len(fields) > 0 {
+			field = fields[0]
 		}
 		if field != "from_cursor.id" {
 			t.Errorf("BadRequest field = %q, want from_cursor.id", field)
@@ -93,15 +90,8 @@ func TestNeo4jDown(t *testing.T) {
 	tg.srv.DropConnections()
 	err, _ := sub.recvErr()
 	wantStatus(t, err, codes.Unavailable, "NEO4J_UNAVAILABLE")
-	st, _ := status.FromError(err)
-	var retry bool
-	for _, d := range st.Details() {
-		if _, ok := d.(*errdetails.RetryInfo); ok {
-			retry = true
-		}
-	}
-	if !retry {
-		t.Errorf("NEO4J_UNAVAILABLE without RetryInfo: %v", st.Details())
+	if _, retry := testkit.StatusDetails(t, err).RetryDelay(); !retry {
+		t.Errorf("NEO4J_UNAVAILABLE without RetryInfo: %v", status.Convert(err).Details())
 	}
 }
 

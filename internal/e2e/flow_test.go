@@ -6,6 +6,7 @@ import (
 	"time"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 )
 
@@ -37,11 +38,11 @@ func TestSlowClientPausesPolling(t *testing.T) {
 	s := newStack(t, tg, server.WithBatchLimit(batch))
 	c := s.cursorNow(t)
 	const txs, perTx = 80, 250 // a 20 000-change backlog, far more than flow control buffers
-	pad := vStr(string(make([]byte, 200)))
+	pad := testkit.String(string(make([]byte, 200)))
 	for range txs {
 		tg.write(t, nil, func(w writer) {
 			for i := range perTx {
-				w.createNode([]string{"Backlog"}, map[string]*cdcstreamv1.Value{"i": vInt(int64(i)), "pad": pad})
+				w.createNode([]string{"Backlog"}, map[string]*cdcstreamv1.Value{"i": testkit.Int(int64(i)), "pad": pad})
 			}
 		})
 	}

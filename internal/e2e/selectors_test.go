@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // TestSelectors: every selector key filters with Neo4j's semantics, end to end.
@@ -18,15 +19,15 @@ func TestSelectors(t *testing.T) {
 
 		var p1, p2, co, r1, r2 string
 		tg.write(t, map[string]any{"app": "sel", "kind": "one"}, func(w writer) {
-			p1 = w.createNode([]string{"SelPerson"}, map[string]*cdcstreamv1.Value{"id": vInt(1), "name": vStr("Ann")})
-			p2 = w.createNode([]string{"SelPerson"}, map[string]*cdcstreamv1.Value{"id": vInt(2), "name": vStr("Bob")})
-			co = w.createNode([]string{"SelCompany"}, map[string]*cdcstreamv1.Value{"name": vStr("Acme")})
-			r1 = w.createRelationship("SEL_WORKS_AT", p1, co, map[string]*cdcstreamv1.Value{"rid": vInt(10), "since": vInt(2020)})
+			p1 = w.createNode([]string{"SelPerson"}, map[string]*cdcstreamv1.Value{"id": testkit.Int(1), "name": testkit.String("Ann")})
+			p2 = w.createNode([]string{"SelPerson"}, map[string]*cdcstreamv1.Value{"id": testkit.Int(2), "name": testkit.String("Bob")})
+			co = w.createNode([]string{"SelCompany"}, map[string]*cdcstreamv1.Value{"name": testkit.String("Acme")})
+			r1 = w.createRelationship("SEL_WORKS_AT", p1, co, map[string]*cdcstreamv1.Value{"rid": testkit.Int(10), "since": testkit.Int(2020)})
 			r2 = w.createRelationship("SEL_KNOWS", p1, p2, nil)
 		})
 		tg.write(t, map[string]any{"app": "sel", "kind": "two"}, func(w writer) {
-			w.setNodeProperties(p1, map[string]*cdcstreamv1.Value{"name": vStr("Anna")})
-			w.setNodeProperties(p2, map[string]*cdcstreamv1.Value{"age": vInt(30)})
+			w.setNodeProperties(p1, map[string]*cdcstreamv1.Value{"name": testkit.String("Anna")})
+			w.setNodeProperties(p2, map[string]*cdcstreamv1.Value{"age": testkit.Int(30)})
 			w.addLabel(p2, "SelManager")
 		})
 		tg.write(t, map[string]any{"app": "sel", "kind": "three"}, func(w writer) {
@@ -58,23 +59,23 @@ func TestSelectors(t *testing.T) {
 				[]string{ev(c_, p1), ev(c_, p2), ev(c_, co), ev(u_, p1), ev(d_, co)}},
 			{"entity/executing_user", []*cdcstreamv1.Selector{entity(&cdcstreamv1.EntitySelector{ExecutingUser: tg.user()})}, all},
 			{"entity/authenticated_user_other", []*cdcstreamv1.Selector{entity(&cdcstreamv1.EntitySelector{AuthenticatedUser: "nobody-" + tg.user()})}, nil},
-			{"entity/tx_metadata", []*cdcstreamv1.Selector{entity(&cdcstreamv1.EntitySelector{TxMetadata: map[string]*cdcstreamv1.Value{"kind": vStr("two")}})},
+			{"entity/tx_metadata", []*cdcstreamv1.Selector{entity(&cdcstreamv1.EntitySelector{TxMetadata: map[string]*cdcstreamv1.Value{"kind": testkit.String("two")}})},
 				[]string{ev(u_, p1), ev(u_, p2)}},
 			{"node/element_id", []*cdcstreamv1.Selector{node(&cdcstreamv1.NodeSelector{ElementId: p2})}, []string{ev(c_, p2), ev(u_, p2)}},
 			{"node/labels_after", []*cdcstreamv1.Selector{node(&cdcstreamv1.NodeSelector{Labels: []string{"SelManager"}})}, []string{ev(u_, p2)}},
 			{"node/labels", []*cdcstreamv1.Selector{node(&cdcstreamv1.NodeSelector{Labels: []string{"SelPerson"}})},
 				[]string{ev(c_, p1), ev(c_, p2), ev(u_, p1), ev(u_, p2)}},
-			{"node/key", []*cdcstreamv1.Selector{node(&cdcstreamv1.NodeSelector{Key: map[string]*cdcstreamv1.Value{"id": vInt(1)}})}, []string{ev(c_, p1), ev(u_, p1)}},
+			{"node/key", []*cdcstreamv1.Selector{node(&cdcstreamv1.NodeSelector{Key: map[string]*cdcstreamv1.Value{"id": testkit.Int(1)}})}, []string{ev(c_, p1), ev(u_, p1)}},
 			{"node/operation", []*cdcstreamv1.Selector{node(&cdcstreamv1.NodeSelector{Operation: cdcstreamv1.Operation_OPERATION_DELETE})}, []string{ev(d_, co)}},
 			{"relationship/type", []*cdcstreamv1.Selector{rel(&cdcstreamv1.RelationshipSelector{Type: "SEL_KNOWS"})}, []string{ev(c_, r2), ev(d_, r2)}},
 			{"relationship/element_id", []*cdcstreamv1.Selector{rel(&cdcstreamv1.RelationshipSelector{ElementId: r1})}, []string{ev(c_, r1), ev(d_, r1)}},
-			{"relationship/start_key", []*cdcstreamv1.Selector{rel(&cdcstreamv1.RelationshipSelector{Start: &cdcstreamv1.NodeMatcher{Key: map[string]*cdcstreamv1.Value{"id": vInt(1)}}})},
+			{"relationship/start_key", []*cdcstreamv1.Selector{rel(&cdcstreamv1.RelationshipSelector{Start: &cdcstreamv1.NodeMatcher{Key: map[string]*cdcstreamv1.Value{"id": testkit.Int(1)}}})},
 				[]string{ev(c_, r1), ev(c_, r2), ev(d_, r2), ev(d_, r1)}},
 			{"relationship/end_labels", []*cdcstreamv1.Selector{rel(&cdcstreamv1.RelationshipSelector{End: &cdcstreamv1.NodeMatcher{Labels: []string{"SelCompany"}}})},
 				[]string{ev(c_, r1), ev(d_, r1)}},
 			{"relationship/end_element_id", []*cdcstreamv1.Selector{rel(&cdcstreamv1.RelationshipSelector{End: &cdcstreamv1.NodeMatcher{ElementId: p2}})},
 				[]string{ev(c_, r2), ev(d_, r2)}},
-			{"relationship/key", []*cdcstreamv1.Selector{rel(&cdcstreamv1.RelationshipSelector{Key: map[string]*cdcstreamv1.Value{"rid": vInt(10)}})}, []string{ev(c_, r1), ev(d_, r1)}},
+			{"relationship/key", []*cdcstreamv1.Selector{rel(&cdcstreamv1.RelationshipSelector{Key: map[string]*cdcstreamv1.Value{"rid": testkit.Int(10)}})}, []string{ev(c_, r1), ev(d_, r1)}},
 			{"union", []*cdcstreamv1.Selector{node(&cdcstreamv1.NodeSelector{ElementId: p2}), rel(&cdcstreamv1.RelationshipSelector{Type: "SEL_KNOWS"}),
 				entity(&cdcstreamv1.EntitySelector{Operation: cdcstreamv1.Operation_OPERATION_UPDATE})},
 				[]string{ev(c_, p2), ev(u_, p2), ev(u_, p1), ev(c_, r2), ev(d_, r2)}},

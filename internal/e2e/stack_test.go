@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -15,13 +14,12 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/proctest"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 )
 
@@ -43,7 +41,6 @@ type stack struct {
 	tg   target
 	src  *neo4jcdc.Source
 	svc  *server.Server
-	gs   *grpc.Server
 	addr string
 	conn *grpc.ClientConn
 	cli  cdcstreamv1.ChangeStreamServiceClient
@@ -78,29 +75,17 @@ func newStackTB(t testing.TB, tg target, opts ...server.Option) *stack {
 		t.Fatalf("server.New: %v", err)
 	}
 	s := &stack{tg: tg, src: src, svc: svc}
-	s.gs = grpc.NewServer(grpc.WaitForHandlers(true)) // Stop waits for handlers, so the driver closes after its last use
-	s.svc.Register(s.gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	s.addr = lis.Addr().String()
-	served := make(chan struct{}) // closed when Serve returns
-	go func() { defer close(served); _ = s.gs.Serve(lis) }()
-	s.conn, err = grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("grpc client: %v", err)
-	}
+	// When the test ends: the connection closes, the service shuts down gracefully, the server
+	// stops (Stop waits for handlers, so the driver closes after its last use), the driver
+	// closes (registered first, so it runs last).
+	t.Cleanup(func() { _ = src.Close(context.Background()) })
+	s.conn, s.addr = testkit.Serve(t, s.svc.Register, testkit.ServerOptions(grpc.WaitForHandlers(true)),
+		testkit.BeforeStop(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = s.svc.Shutdown(sctx)
+		}))
 	s.cli = cdcstreamv1.NewChangeStreamServiceClient(s.conn)
-	t.Cleanup(func() {
-		s.conn.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.svc.Shutdown(sctx)
-		s.gs.Stop()
-		<-served
-		_ = src.Close(context.Background())
-	})
 	return s
 }
 
@@ -204,17 +189,11 @@ func (sub *subscription) recvErr() (error, []*cdcstreamv1.SubscribeResponse) {
 // errorInfo returns the status code and the ErrorInfo of err.
 func errorInfo(t *testing.T, err error) (codes.Code, *errdetails.ErrorInfo) {
 	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok {
-		t.Fatalf("not a gRPC status: %v", err)
+	d := testkit.StatusDetails(t, err)
+	if d.Info == nil {
+		t.Fatalf("status %v has no ErrorInfo", err)
 	}
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok {
-			return st.Code(), ei
-		}
-	}
-	t.Fatalf("status %v has no ErrorInfo", st)
-	return 0, nil
+	return d.Code, d.Info
 }
 
 // wantStatus checks err's code and ErrorInfo reason and domain.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // TestStartPositions: from a cursor, from NOW and (on the simulator) from EARLIEST, a stream
@@ -18,12 +19,12 @@ func TestStartPositions(t *testing.T) {
 		s := newStack(t, tg)
 		var first string
 		tg.write(t, nil, func(w writer) {
-			first = w.createNode([]string{"StartPos"}, map[string]*cdcstreamv1.Value{"n": vInt(1)})
+			first = w.createNode([]string{"StartPos"}, map[string]*cdcstreamv1.Value{"n": testkit.Int(1)})
 		})
 		c1 := s.cursorNow(t)
 		var second string
 		tg.write(t, nil, func(w writer) {
-			second = w.createNode([]string{"StartPos"}, map[string]*cdcstreamv1.Value{"n": vInt(2)})
+			second = w.createNode([]string{"StartPos"}, map[string]*cdcstreamv1.Value{"n": testkit.Int(2)})
 		})
 
 		// From a cursor: the first change is the one committed after it.
@@ -43,7 +44,7 @@ func TestStartPositions(t *testing.T) {
 		}
 		var third string
 		tg.write(t, nil, func(w writer) {
-			third = w.createNode([]string{"StartPos"}, map[string]*cdcstreamv1.Value{"n": vInt(3)})
+			third = w.createNode([]string{"StartPos"}, map[string]*cdcstreamv1.Value{"n": testkit.Int(3)})
 		})
 		if got := now.changes(1)[0]; got.GetNode().GetElementId() != third {
 			t.Fatalf("from NOW: first change is %s, want %s", got.GetNode().GetElementId(), third)
@@ -57,7 +58,7 @@ func TestEarliest(t *testing.T) {
 	s := newStack(t, tg)
 	for i := range 5 {
 		tg.write(t, nil, func(w writer) {
-			w.createNode([]string{"Early"}, map[string]*cdcstreamv1.Value{"i": vInt(int64(i))})
+			w.createNode([]string{"Early"}, map[string]*cdcstreamv1.Value{"i": testkit.Int(int64(i))})
 		})
 	}
 	tg.db.Prune(2) // keep the last two transactions
@@ -108,12 +109,12 @@ func TestChangeShapes(t *testing.T) {
 		c := s.cursorNow(t)
 		var a, b, r string
 		tg.write(t, map[string]any{"app": "e2e"}, func(w writer) {
-			a = w.createNode([]string{"Shape"}, map[string]*cdcstreamv1.Value{"name": vStr("a"), "age": vInt(1)})
-			b = w.createNode([]string{"Shape"}, map[string]*cdcstreamv1.Value{"name": vStr("b")})
-			r = w.createRelationship("LINKS", a, b, map[string]*cdcstreamv1.Value{"w": vFloat(0.5)})
+			a = w.createNode([]string{"Shape"}, map[string]*cdcstreamv1.Value{"name": testkit.String("a"), "age": testkit.Int(1)})
+			b = w.createNode([]string{"Shape"}, map[string]*cdcstreamv1.Value{"name": testkit.String("b")})
+			r = w.createRelationship("LINKS", a, b, map[string]*cdcstreamv1.Value{"w": testkit.Float(0.5)})
 		})
 		tg.write(t, nil, func(w writer) {
-			w.setNodeProperties(a, map[string]*cdcstreamv1.Value{"age": vInt(2)})
+			w.setNodeProperties(a, map[string]*cdcstreamv1.Value{"age": testkit.Int(2)})
 			w.removeNodeProperty(a, "name")
 			w.addLabel(a, "Extra")
 		})

@@ -9,6 +9,7 @@ import (
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // The suite states every property it writes as the cdcstreamv1.Value it expects to receive.
@@ -16,24 +17,6 @@ import (
 // model or the driver's parameter types. They go the opposite way to internal/neo4jcdc's
 // conversion and share no code with it.
 
-func vInt(i int64) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_IntegerValue{IntegerValue: i}}
-}
-func vStr(s string) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_StringValue{StringValue: s}}
-}
-func vBool(b bool) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_BooleanValue{BooleanValue: b}}
-}
-func vFloat(f float64) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_FloatValue{FloatValue: f}}
-}
-func vList(vs ...*cdcstreamv1.Value) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_ListValue{ListValue: &cdcstreamv1.ListValue{Values: vs}}}
-}
-func vDate(y, m, d int32) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateValue{DateValue: &cdcstreamv1.Date{Year: y, Month: m, Day: d}}}
-}
 func lt(h, m, s, n int32) *cdcstreamv1.LocalTime {
 	return &cdcstreamv1.LocalTime{Hour: h, Minute: m, Second: s, Nanos: n}
 }
@@ -41,20 +24,20 @@ func lt(h, m, s, n int32) *cdcstreamv1.LocalTime {
 // valueCases is one property per Neo4j property type, with edge values.
 func valueCases() map[string]*cdcstreamv1.Value {
 	return map[string]*cdcstreamv1.Value{
-		"bool":          vBool(true),
-		"int_small":     vInt(-7),
-		"int_max":       vInt(math.MaxInt64),
-		"int_min":       vInt(math.MinInt64),
-		"int_2p53plus1": vInt(1<<53 + 1),
-		"float":         vFloat(-1.5e-300),
-		"float_inf":     vFloat(math.Inf(1)),
-		"string":        vStr("grüße, 世界 \u0000 \"quoted\""),
+		"bool":          testkit.Bool(true),
+		"int_small":     testkit.Int(-7),
+		"int_max":       testkit.Int(math.MaxInt64),
+		"int_min":       testkit.Int(math.MinInt64),
+		"int_2p53plus1": testkit.Int(1<<53 + 1),
+		"float":         testkit.Float(-1.5e-300),
+		"float_inf":     testkit.Float(math.Inf(1)),
+		"string":        testkit.String("grüße, 世界 \u0000 \"quoted\""),
 		"bytes":         {Kind: &cdcstreamv1.Value_BytesValue{BytesValue: []byte{0, 1, 0xfe, 0xff}}},
-		"list_int":      vList(vInt(1), vInt(math.MaxInt64), vInt(-3)),
-		"list_string":   vList(vStr("a"), vStr("")),
-		"list_date":     vList(vDate(2024, 2, 29), vDate(1969, 12, 31)),
-		"date":          vDate(1, 1, 1),
-		"date_neg":      vDate(-44, 3, 15),
+		"list_int":      testkit.List(testkit.Int(1), testkit.Int(math.MaxInt64), testkit.Int(-3)),
+		"list_string":   testkit.List(testkit.String("a"), testkit.String("")),
+		"list_date":     testkit.List(testkit.Date(2024, 2, 29), testkit.Date(1969, 12, 31)),
+		"date":          testkit.Date(1, 1, 1),
+		"date_neg":      testkit.Date(-44, 3, 15),
 		"local_time":    {Kind: &cdcstreamv1.Value_LocalTimeValue{LocalTimeValue: lt(23, 59, 59, 999999999)}},
 		"time":          {Kind: &cdcstreamv1.Value_TimeValue{TimeValue: &cdcstreamv1.Time{LocalTime: lt(12, 30, 0, 5), OffsetSeconds: -(5*3600 + 30*60)}}},
 		"local_dt":      {Kind: &cdcstreamv1.Value_LocalDateTimeValue{LocalDateTimeValue: &cdcstreamv1.LocalDateTime{Date: &cdcstreamv1.Date{Year: 2024, Month: 3, Day: 3}, Time: lt(20, 51, 56, 714000000)}}},

@@ -11,8 +11,8 @@ import (
 )
 
 // This file is the one place where a db.cdc.query row becomes a *cdcstreamv1.ChangeEvent
-// (reference/neo4j-cdc.md section 2). Malformed rows are errors (the server reports them as
-// INTERNAL); nothing here panics on bad input.
+// (row columns and metadata keys: docs/architecture.md section 3). Malformed rows are errors
+// (the server reports them as INTERNAL); nothing here panics on bad input.
 
 // recordColumns are the columns the poll statement returns, in order.
 var recordColumns = [...]string{"id", "txId", "seq", "metadata", "event"}

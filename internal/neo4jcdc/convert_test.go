@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 var errTest = errors.New("test error")
@@ -21,7 +22,8 @@ var errTest = errors.New("test error")
 // or offset 0 depending on the server).
 func utcMillis(ms int64) time.Time { return time.UnixMilli(ms).In(time.FixedZone("Offset", 0)) }
 
-// metadataIn is a complete Neo4j 2025 metadata map (reference/neo4j-cdc.md section 2.2).
+// metadataIn is a complete Neo4j 2025 metadata map: the eleven keys of docs/architecture.md
+// section 3.
 func metadataIn() map[string]any {
 	return map[string]any{
 		"executingUser": "alice", "authenticatedUser": "neo4j", "captureMode": "FULL",
@@ -39,7 +41,7 @@ func metadataWant() *cdcstreamv1.Metadata {
 		ServerId: "7528cb82", DatabaseName: "neo4j",
 		TxStartTime:  timestamppb.New(time.UnixMilli(1709499116714)),
 		TxCommitTime: timestamppb.New(time.UnixMilli(1709499116769)),
-		TxMetadata:   map[string]*cdcstreamv1.Value{"app": vStr("cypher-shell"), "n": vInt(3)},
+		TxMetadata:   map[string]*cdcstreamv1.Value{"app": testkit.String("cypher-shell"), "n": testkit.Int(3)},
 	}
 }
 
@@ -65,14 +67,14 @@ func nodeStateIn(props map[string]any, labels ...any) map[string]any {
 
 var (
 	johnKey     = map[string]any{"first": "John", "last": "Doe"}
-	johnKeyWant = &cdcstreamv1.EntityKey{Properties: map[string]*cdcstreamv1.Value{"first": vStr("John"), "last": vStr("Doe")}}
-	idKeyWant   = &cdcstreamv1.EntityKey{Properties: map[string]*cdcstreamv1.Value{"id": vInt(1)}}
+	johnKeyWant = &cdcstreamv1.EntityKey{Properties: map[string]*cdcstreamv1.Value{"first": testkit.String("John"), "last": testkit.String("Doe")}}
+	idKeyWant   = &cdcstreamv1.EntityKey{Properties: map[string]*cdcstreamv1.Value{"id": testkit.Int(1)}}
 )
 
 func TestChangeEvent(t *testing.T) {
 	created := nodeStateIn(map[string]any{"first": "John", "last": "Doe", "born": hydDate(0)}, "Person")
 	createdWant := &cdcstreamv1.NodeState{Labels: []string{"Person"}, Properties: map[string]*cdcstreamv1.Value{
-		"first": vStr("John"), "last": vStr("Doe"), "born": vDate(1970, 1, 1)}}
+		"first": testkit.String("John"), "last": testkit.String("Doe"), "born": testkit.Date(1970, 1, 1)}}
 	relEvent := func(keys map[string]any) map[string]any {
 		m := map[string]any{
 			"elementId": "5:db:7", "eventType": "r", "operation": "d", "type": "KNOWS",
@@ -92,7 +94,7 @@ func TestChangeEvent(t *testing.T) {
 				Keys: map[string]*cdcstreamv1.LabelKeys{"Person": {Keys: []*cdcstreamv1.EntityKey{johnKeyWant}}}},
 			End:    &cdcstreamv1.NodeRef{ElementId: "4:db:1"},
 			Keys:   keys,
-			Before: &cdcstreamv1.RelationshipState{Properties: map[string]*cdcstreamv1.Value{"since": vInt(2012)}},
+			Before: &cdcstreamv1.RelationshipState{Properties: map[string]*cdcstreamv1.Value{"since": testkit.Int(2012)}},
 		}}
 	}
 	cases := []struct {
@@ -141,13 +143,13 @@ func TestChangeEvent(t *testing.T) {
 				m.ConnectionClient = ""
 				m.TxMetadata = nil
 				m.AdditionalEntries = map[string]*cdcstreamv1.Value{
-					"databaseId": vStr("741ce592"), "futureKey": vList(vInt(1), vDate(1970, 1, 2))}
+					"databaseId": testkit.String("741ce592"), "futureKey": testkit.List(testkit.Int(1), testkit.Date(1970, 1, 2))}
 			}),
 			want: cdcstreamv1.ChangeEvent_Node{Node: &cdcstreamv1.NodeEvent{
 				ElementId: "4:db:0", Operation: cdcstreamv1.Operation_OPERATION_UPDATE, Labels: []string{"Person"},
-				Before: &cdcstreamv1.NodeState{Properties: map[string]*cdcstreamv1.Value{"email": vStr("a@b")}},
+				Before: &cdcstreamv1.NodeState{Properties: map[string]*cdcstreamv1.Value{"email": testkit.String("a@b")}},
 				After: &cdcstreamv1.NodeState{Labels: []string{"Hero"}, Properties: map[string]*cdcstreamv1.Value{
-					"email": vStr("c@d"), "dob": vDate(2000, 1, 1)}},
+					"email": testkit.String("c@d"), "dob": testkit.Date(2000, 1, 1)}},
 			}},
 		},
 		{
@@ -156,7 +158,7 @@ func TestChangeEvent(t *testing.T) {
 			event:    personNode("c", nil, nil, created),
 			wantMeta: wantMeta(func(m *cdcstreamv1.Metadata) {
 				m.CaptureMode = cdcstreamv1.CaptureMode_CAPTURE_MODE_UNSPECIFIED
-				m.AdditionalEntries = map[string]*cdcstreamv1.Value{"captureMode": vStr("OFF")}
+				m.AdditionalEntries = map[string]*cdcstreamv1.Value{"captureMode": testkit.String("OFF")}
 			}),
 			want: cdcstreamv1.ChangeEvent_Node{Node: &cdcstreamv1.NodeEvent{
 				ElementId: "4:db:0", Operation: cdcstreamv1.Operation_OPERATION_CREATE, Labels: []string{"Person"},

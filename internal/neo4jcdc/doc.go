@@ -10,8 +10,8 @@
 //	CALL db.cdc.current()
 //	CALL db.cdc.query($from, $selectors) YIELD id, txId, seq, metadata, event RETURN id, txId, seq, metadata, event LIMIT $limit
 //
-// so that current and query are answered by the same member (ARCHITECTURE.md section 4). The
-// Batch holds the rows in the order Neo4j returned them (commit order) and the current id.
+// so that current and query are answered by the same member (docs/architecture.md, section
+// 4). The Batch holds the rows in the order Neo4j returned them (commit order) and the current id.
 // Current and Earliest run db.cdc.current() / db.cdc.earliest() in their own transaction.
 // The driver retries transient failures within its MaxTransactionRetryTime.
 //

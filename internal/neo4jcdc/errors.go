@@ -12,16 +12,16 @@ import (
 )
 
 // This file is the one place where driver errors are classified into the server's sentinel
-// errors (server/source.go, ARCHITECTURE.md section 5). GQLSTATUS codes are preferred where
+// errors of server/source.go (docs/architecture.md section 6). GQLSTATUS codes are preferred where
 // the server sends them (driver v5.28.4 exposes them as Neo4jError.GqlStatus, with nested
 // causes in GqlCause), legacy Neo4j codes are the fallback, and messages are never read,
 // except for the one documented pruned-cursor message of servers without GQL codes.
 
 // prunedMessage is what Neo4j 2025 says for a cursor whose transaction was pruned from the
-// log when no more specific GQLSTATUS is available (reference/neo4j-cdc.md section 1.6).
+// log when no more specific GQLSTATUS is available (docs/architecture.md section 3).
 const prunedMessage = "Unable to find the transaction entry"
 
-// GQLSTATUS codes of CDC errors (reference/neo4j-cdc.md section 1.6).
+// GQLSTATUS codes of CDC errors (docs/architecture.md section 3).
 var (
 	// gqlExpired: the cursor points before the retained log (timestamp mismatch after a
 	// restore 52N27, transaction gone 52N28, before CDC enablement 52N29).

@@ -10,6 +10,7 @@ import (
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 )
 
@@ -84,7 +85,7 @@ func TestIntegrationSelectors(t *testing.T) {
 		opU = cdcstreamv1.Operation_OPERATION_UPDATE
 		opD = cdcstreamv1.Operation_OPERATION_DELETE
 	)
-	dayV := dateV(2024, 1, 1)
+	dayV := testkit.Date(2024, 1, 1)
 	atV := &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateTimeValue{DateTimeValue: &cdcstreamv1.DateTime{
 		Instant: &timestamppb.Timestamp{Seconds: 1719835200}, Zone: &cdcstreamv1.DateTime_ZoneId{ZoneId: "Europe/Stockholm"}}}}
 	kv := func(k string, v *cdcstreamv1.Value) map[string]*cdcstreamv1.Value {
@@ -103,27 +104,27 @@ func TestIntegrationSelectors(t *testing.T) {
 		{"entity changesTo id+name", sel(ent(&cdcstreamv1.EntitySelector{ChangesTo: []string{"id", "name"}})), []string{"A c", "B c"}},
 		{"entity executingUser", sel(ent(&cdcstreamv1.EntitySelector{ExecutingUser: "alice"})), []string{"A u", "R1 u"}},
 		{"entity authenticatedUser", sel(ent(&cdcstreamv1.EntitySelector{AuthenticatedUser: "other"})), []string{"B u", "C d", "R2 d"}},
-		{"entity txMetadata", sel(ent(&cdcstreamv1.EntitySelector{TxMetadata: map[string]*cdcstreamv1.Value{"app": strV("a"), "n": intV(1)}})),
+		{"entity txMetadata", sel(ent(&cdcstreamv1.EntitySelector{TxMetadata: map[string]*cdcstreamv1.Value{"app": testkit.String("a"), "n": testkit.Int(1)}})),
 			[]string{"A c", "B c", "C c", "D c", "R1 c", "R2 c"}},
-		{"entity txMetadata no match", sel(ent(&cdcstreamv1.EntitySelector{TxMetadata: kv("n", intV(2))})), nil},
+		{"entity txMetadata no match", sel(ent(&cdcstreamv1.EntitySelector{TxMetadata: kv("n", testkit.Int(2))})), nil},
 		{"node", sel(node(&cdcstreamv1.NodeSelector{})), []string{"A c", "B c", "C c", "D c", "A u", "B u", "C d"}},
 		{"node labels", sel(node(&cdcstreamv1.NodeSelector{Labels: []string{"Person"}})), []string{"A c", "B c", "A u", "B u"}},
 		{"node labels added", sel(node(&cdcstreamv1.NodeSelector{Labels: []string{"Person", "Hero"}})), []string{"B u"}},
 		{"node elementId", func() []func() *cdcstreamv1.Selector {
 			return sel(node(&cdcstreamv1.NodeSelector{ElementId: ids["C"]}))
 		}(), []string{"C c", "C d"}},
-		{"node key", sel(node(&cdcstreamv1.NodeSelector{Key: kv("id", intV(2))})), []string{"B c", "B u"}},
+		{"node key", sel(node(&cdcstreamv1.NodeSelector{Key: kv("id", testkit.Int(2))})), []string{"B c", "B u"}},
 		{"node key date", sel(node(&cdcstreamv1.NodeSelector{Key: kv("day", dayV)})), []string{"D c"}},
 		{"node key zoned datetime", sel(node(&cdcstreamv1.NodeSelector{Key: kv("at", atV)})), []string{"D c"}},
-		{"node key wrong type", sel(node(&cdcstreamv1.NodeSelector{Key: kv("id", strV("2"))})), nil},
+		{"node key wrong type", sel(node(&cdcstreamv1.NodeSelector{Key: kv("id", testkit.String("2"))})), nil},
 		{"node operation+changesTo+user", sel(node(&cdcstreamv1.NodeSelector{Operation: opU, ChangesTo: []string{"name"}, AuthenticatedUser: adminUser})), []string{"A u"}},
 		{"relationship", sel(rel(&cdcstreamv1.RelationshipSelector{})), []string{"R1 c", "R2 c", "R1 u", "R2 d"}},
 		{"relationship type", sel(rel(&cdcstreamv1.RelationshipSelector{Type: "KNOWS"})), []string{"R1 c", "R1 u"}},
 		{"relationship start/end labels", sel(rel(&cdcstreamv1.RelationshipSelector{
 			Start: &cdcstreamv1.NodeMatcher{Labels: []string{"Person"}}, End: &cdcstreamv1.NodeMatcher{Labels: []string{"Company"}}})),
 			[]string{"R2 c", "R2 d"}},
-		{"relationship end key", sel(rel(&cdcstreamv1.RelationshipSelector{End: &cdcstreamv1.NodeMatcher{Key: kv("cid", strV("acme"))}})), []string{"R2 c", "R2 d"}},
-		{"relationship key", sel(rel(&cdcstreamv1.RelationshipSelector{Key: kv("rid", intV(10))})), []string{"R1 c", "R1 u"}},
+		{"relationship end key", sel(rel(&cdcstreamv1.RelationshipSelector{End: &cdcstreamv1.NodeMatcher{Key: kv("cid", testkit.String("acme"))}})), []string{"R2 c", "R2 d"}},
+		{"relationship key", sel(rel(&cdcstreamv1.RelationshipSelector{Key: kv("rid", testkit.Int(10))})), []string{"R1 c", "R1 u"}},
 		{"relationship elementId", func() []func() *cdcstreamv1.Selector {
 			return sel(rel(&cdcstreamv1.RelationshipSelector{ElementId: ids["R1"]}))
 		}(), []string{"R1 c", "R1 u"}},
@@ -131,7 +132,7 @@ func TestIntegrationSelectors(t *testing.T) {
 			return sel(rel(&cdcstreamv1.RelationshipSelector{End: &cdcstreamv1.NodeMatcher{ElementId: ids["B"]}}))
 		}(), []string{"R1 c", "R1 u"}},
 		{"relationship changesTo+executingUser+txMetadata", sel(rel(&cdcstreamv1.RelationshipSelector{
-			ChangesTo: []string{"since"}, ExecutingUser: "alice", TxMetadata: kv("app", strV("b"))})), []string{"R1 u"}},
+			ChangesTo: []string{"since"}, ExecutingUser: "alice", TxMetadata: kv("app", testkit.String("b"))})), []string{"R1 u"}},
 		{"relationship delete by other", sel(rel(&cdcstreamv1.RelationshipSelector{Operation: opD, AuthenticatedUser: "other"})), []string{"R2 d"}},
 		{"two selectors are OR, each change once", func() []func() *cdcstreamv1.Selector {
 			return append(sel(node(&cdcstreamv1.NodeSelector{ElementId: ids["C"]})), sel(rel(&cdcstreamv1.RelationshipSelector{Type: "KNOWS"}), ent(&cdcstreamv1.EntitySelector{Operation: opD}))...)

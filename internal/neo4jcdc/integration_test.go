@@ -13,6 +13,7 @@ import (
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/neo4jcdc"
 	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 )
 
@@ -144,14 +145,14 @@ func TestIntegrationEveryPropertyType(t *testing.T) {
 	z := 3.0
 	want := map[string]*cdcstreamv1.Value{
 		"bool":      {Kind: &cdcstreamv1.Value_BooleanValue{BooleanValue: true}},
-		"int":       intV(math.MinInt64),
+		"int":       testkit.Int(math.MinInt64),
 		"float":     {Kind: &cdcstreamv1.Value_FloatValue{FloatValue: -1.5}},
-		"string":    strV("grüß"),
+		"string":    testkit.String("grüß"),
 		"bytes":     {Kind: &cdcstreamv1.Value_BytesValue{BytesValue: []byte{0, 1, 0xfe}}},
-		"ints":      listV(intV(1), intV(2)),
-		"strings":   listV(strV("a"), strV("b")),
-		"date":      dateV(2024, 1, 1),
-		"dateOld":   dateV(1, 1, 1),
+		"ints":      testkit.List(testkit.Int(1), testkit.Int(2)),
+		"strings":   testkit.List(testkit.String("a"), testkit.String("b")),
+		"date":      testkit.Date(2024, 1, 1),
+		"dateOld":   testkit.Date(1, 1, 1),
 		"localTime": {Kind: &cdcstreamv1.Value_LocalTimeValue{LocalTimeValue: &cdcstreamv1.LocalTime{Hour: 13, Minute: 45, Second: 30, Nanos: 123456789}}},
 		"time": {Kind: &cdcstreamv1.Value_TimeValue{TimeValue: &cdcstreamv1.Time{
 			LocalTime: &cdcstreamv1.LocalTime{Hour: 8}, OffsetSeconds: -19800}}},
@@ -166,7 +167,7 @@ func TestIntegrationEveryPropertyType(t *testing.T) {
 		"duration": {Kind: &cdcstreamv1.Value_DurationValue{DurationValue: &cdcstreamv1.Duration{Months: 14, Days: -3, Seconds: 3723, Nanos: 9}}},
 		"point2d":  {Kind: &cdcstreamv1.Value_PointValue{PointValue: &cdcstreamv1.Point{Srid: 4326, X: 12.97, Y: 55.6}}},
 		"point3d":  {Kind: &cdcstreamv1.Value_PointValue{PointValue: &cdcstreamv1.Point{Srid: 9157, X: 1, Y: 2, Z: &z}}},
-		"dates":    listV(dateV(1970, 1, 1), dateV(1970, 1, 2)),
+		"dates":    testkit.List(testkit.Date(1970, 1, 1), testkit.Date(1970, 1, 2)),
 	}
 
 	var eid string
@@ -190,7 +191,7 @@ func TestIntegrationEveryPropertyType(t *testing.T) {
 			ExecutingUser: "alice", AuthenticatedUser: adminUser, CaptureMode: cdcstreamv1.CaptureMode_CAPTURE_MODE_FULL,
 			ConnectionType: "bolt", ServerId: serverID, DatabaseName: "neo4j",
 			TxStartTime: timestamppb.New(commitTime), TxCommitTime: timestamppb.New(commitTime),
-			TxMetadata: map[string]*cdcstreamv1.Value{"app": strV("it"), "n": intV(7), "day": dateV(1970, 1, 2),
+			TxMetadata: map[string]*cdcstreamv1.Value{"app": testkit.String("it"), "n": testkit.Int(7), "day": testkit.Date(1970, 1, 2),
 				"nothing": {Kind: &cdcstreamv1.Value_NullValue{NullValue: structpb.NullValue_NULL_VALUE}}},
 		},
 		Event: &cdcstreamv1.ChangeEvent_Node{Node: &cdcstreamv1.NodeEvent{
@@ -209,19 +210,6 @@ func TestIntegrationEveryPropertyType(t *testing.T) {
 	if !proto.Equal(got, wantEvent) {
 		t.Fatalf("change event\n got %v\nwant %v", got, wantEvent)
 	}
-}
-
-func intV(i int64) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_IntegerValue{IntegerValue: i}}
-}
-func strV(s string) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_StringValue{StringValue: s}}
-}
-func listV(vs ...*cdcstreamv1.Value) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_ListValue{ListValue: &cdcstreamv1.ListValue{Values: vs}}}
-}
-func dateV(y, m, d int32) *cdcstreamv1.Value {
-	return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateValue{DateValue: &cdcstreamv1.Date{Year: y, Month: m, Day: d}}}
 }
 
 func TestIntegrationKeysAndRelationships(t *testing.T) {
@@ -259,15 +247,15 @@ func TestIntegrationKeysAndRelationships(t *testing.T) {
 		t.Fatalf("got %d relationship events in %v, want 2", len(rels), batch.Changes)
 	}
 	personKeys := func(id int64) map[string]*cdcstreamv1.LabelKeys {
-		return map[string]*cdcstreamv1.LabelKeys{"Person": {Keys: []*cdcstreamv1.EntityKey{{Properties: map[string]*cdcstreamv1.Value{"id": intV(id)}}}}}
+		return map[string]*cdcstreamv1.LabelKeys{"Person": {Keys: []*cdcstreamv1.EntityKey{{Properties: map[string]*cdcstreamv1.Value{"id": testkit.Int(id)}}}}}
 	}
-	props := map[string]*cdcstreamv1.Value{"rid": strV("r1"), "since": intV(2020)}
+	props := map[string]*cdcstreamv1.Value{"rid": testkit.String("r1"), "since": testkit.Int(2020)}
 	base := func(op cdcstreamv1.Operation) *cdcstreamv1.RelationshipEvent {
 		return &cdcstreamv1.RelationshipEvent{
 			ElementId: r, Operation: op, Type: "KNOWS",
 			Start: &cdcstreamv1.NodeRef{ElementId: a, Labels: []string{"Person"}, Keys: personKeys(1)},
 			End:   &cdcstreamv1.NodeRef{ElementId: b, Labels: []string{"Person"}, Keys: personKeys(2)},
-			Keys:  []*cdcstreamv1.EntityKey{{Properties: map[string]*cdcstreamv1.Value{"rid": strV("r1")}}},
+			Keys:  []*cdcstreamv1.EntityKey{{Properties: map[string]*cdcstreamv1.Value{"rid": testkit.String("r1")}}},
 		}
 	}
 	wantCreate := base(cdcstreamv1.Operation_OPERATION_CREATE)

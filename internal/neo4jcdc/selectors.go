@@ -9,7 +9,7 @@ import (
 )
 
 // selectorsParam converts typed selectors into the $selectors parameter of db.cdc.query: a
-// list of maps in Neo4j's selector language (reference/neo4j-cdc.md section 3). Unset fields
+// list of maps in Neo4j's selector language (docs/architecture.md section 3). Unset fields
 // are omitted. A selector Neo4j could not express (no kind, an unknown operation, a value
 // with an invalid date or zone) is an error wrapping server.ErrInvalidSelector, naming the
 // selector's index.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 )
 
@@ -33,7 +34,7 @@ func TestSelectorsParam(t *testing.T) {
 			in: &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Entity{Entity: &cdcstreamv1.EntitySelector{
 				Operation: cdcstreamv1.Operation_OPERATION_CREATE, ChangesTo: []string{"a", "b"},
 				ExecutingUser: "alice", AuthenticatedUser: "neo4j",
-				TxMetadata: map[string]*cdcstreamv1.Value{"app": vStr("x"), "n": vInt(1)},
+				TxMetadata: map[string]*cdcstreamv1.Value{"app": testkit.String("x"), "n": testkit.Int(1)},
 			}}},
 			want: map[string]any{"select": "e", "operation": "c", "changesTo": []any{"a", "b"},
 				"executingUser": "alice", "authenticatedUser": "neo4j",
@@ -43,9 +44,9 @@ func TestSelectorsParam(t *testing.T) {
 			name: "node, every field",
 			in: &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Node{Node: &cdcstreamv1.NodeSelector{
 				Operation: cdcstreamv1.Operation_OPERATION_UPDATE, ChangesTo: []string{"name"},
-				ExecutingUser: "u", AuthenticatedUser: "v", TxMetadata: map[string]*cdcstreamv1.Value{"k": vBool(true)},
+				ExecutingUser: "u", AuthenticatedUser: "v", TxMetadata: map[string]*cdcstreamv1.Value{"k": testkit.Bool(true)},
 				ElementId: "4:db:1", Labels: []string{"Person", "Hero"},
-				Key: map[string]*cdcstreamv1.Value{"id": vInt(7), "born": vDate(2000, 1, 2),
+				Key: map[string]*cdcstreamv1.Value{"id": testkit.Int(7), "born": testkit.Date(2000, 1, 2),
 					"at": vDateTimeZone(1719835200, 0, "Europe/Stockholm")},
 			}}},
 			want: map[string]any{"select": "n", "operation": "u", "changesTo": []any{"name"},
@@ -58,11 +59,11 @@ func TestSelectorsParam(t *testing.T) {
 			name: "relationship, every field, start and end",
 			in: &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Relationship{Relationship: &cdcstreamv1.RelationshipSelector{
 				Operation: cdcstreamv1.Operation_OPERATION_DELETE, ChangesTo: []string{"since"},
-				ExecutingUser: "u", AuthenticatedUser: "v", TxMetadata: map[string]*cdcstreamv1.Value{"k": vNull()},
+				ExecutingUser: "u", AuthenticatedUser: "v", TxMetadata: map[string]*cdcstreamv1.Value{"k": testkit.Null()},
 				ElementId: "5:db:1", Type: "KNOWS",
-				Start: &cdcstreamv1.NodeMatcher{ElementId: "4:db:1", Labels: []string{"Person"}, Key: map[string]*cdcstreamv1.Value{"id": vInt(1)}},
+				Start: &cdcstreamv1.NodeMatcher{ElementId: "4:db:1", Labels: []string{"Person"}, Key: map[string]*cdcstreamv1.Value{"id": testkit.Int(1)}},
 				End:   &cdcstreamv1.NodeMatcher{Labels: []string{"Company"}},
-				Key:   map[string]*cdcstreamv1.Value{"rid": vStr("r")},
+				Key:   map[string]*cdcstreamv1.Value{"rid": testkit.String("r")},
 			}}},
 			want: map[string]any{"select": "r", "operation": "d", "changesTo": []any{"since"},
 				"executingUser": "u", "authenticatedUser": "v", "txMetadata": map[string]any{"k": nil},
@@ -108,7 +109,7 @@ func TestSelectorsParamRejects(t *testing.T) {
 		{"bad tx metadata value", &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Node{Node: &cdcstreamv1.NodeSelector{
 			TxMetadata: map[string]*cdcstreamv1.Value{"k": {}}}}}},
 		{"bad node key date", &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Node{Node: &cdcstreamv1.NodeSelector{
-			Key: map[string]*cdcstreamv1.Value{"d": vDate(2021, 2, 30)}}}}},
+			Key: map[string]*cdcstreamv1.Value{"d": testkit.Date(2021, 2, 30)}}}}},
 		{"bad end key zone", &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Relationship{Relationship: &cdcstreamv1.RelationshipSelector{
 			End: &cdcstreamv1.NodeMatcher{Key: map[string]*cdcstreamv1.Value{"t": vDateTimeZone(0, 0, "No/Such_Zone")}}}}}},
 		{"bad relationship key", &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Relationship{Relationship: &cdcstreamv1.RelationshipSelector{
@@ -131,10 +132,10 @@ func FuzzSelectorsParam(f *testing.F) {
 	seeds := []*cdcstreamv1.Selector{
 		{Kind: &cdcstreamv1.Selector_Entity{Entity: &cdcstreamv1.EntitySelector{Operation: 1, ChangesTo: []string{"a"}}}},
 		{Kind: &cdcstreamv1.Selector_Node{Node: &cdcstreamv1.NodeSelector{Labels: []string{"L"},
-			Key: map[string]*cdcstreamv1.Value{"d": vDate(2020, 2, 29), "t": vTime(1, 2, 3, 4, 3600),
-				"z": vDateTimeZone(5, 6, "Asia/Tokyo"), "p": vPoint(9157, 1, 2, 3), "l": vList(vDuration(1, 2, 3, 4))}}}},
+			Key: map[string]*cdcstreamv1.Value{"d": testkit.Date(2020, 2, 29), "t": testkit.Time(1, 2, 3, 4, 3600),
+				"z": vDateTimeZone(5, 6, "Asia/Tokyo"), "p": vPoint(9157, 1, 2, 3), "l": testkit.List(testkit.Duration(1, 2, 3, 4))}}}},
 		{Kind: &cdcstreamv1.Selector_Relationship{Relationship: &cdcstreamv1.RelationshipSelector{Type: "T",
-			Start: &cdcstreamv1.NodeMatcher{Key: map[string]*cdcstreamv1.Value{"ldt": vLocalDateTime(1, 2, 3, 4, 5, 6, 7)}}}}},
+			Start: &cdcstreamv1.NodeMatcher{Key: map[string]*cdcstreamv1.Value{"ldt": testkit.LocalDateTime(1, 2, 3, 4, 5, 6, 7)}}}}},
 	}
 	for _, s := range seeds {
 		b, err := proto.Marshal(s)

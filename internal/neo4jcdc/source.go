@@ -14,7 +14,7 @@ import (
 	"github.com/cdcstream/cdcstream/server"
 )
 
-// The statements, in the exact forms of ARCHITECTURE.md section 4.
+// The statements, in the exact forms of docs/architecture.md section 4.
 const (
 	stmtCurrent  = "CALL db.cdc.current()"
 	stmtEarliest = "CALL db.cdc.earliest()"

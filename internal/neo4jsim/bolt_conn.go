@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"strings"
 	"time"
 )
 
-// Bolt message tags (bolt-protocol.md section 2).
+// Bolt message tags, as the Bolt 5 protocol numbers them.
 const (
 	msgHello     = 0x01
 	msgGoodbye   = 0x02
@@ -31,7 +29,7 @@ const (
 	msgFailure   = 0x7F
 )
 
-// connState is the Bolt server state of one connection (bolt-protocol.md section 4.3).
+// connState is the Bolt server state of one connection (the Bolt 5 server state machine).
 type connState int
 
 const (
@@ -79,11 +77,16 @@ type conn struct {
 	// Explicit transaction.
 	txDB    *Database
 	txUser  User
+	txMeta  map[string]any    // BEGIN tx_metadata
+	txRead  bool              // BEGIN mode "r"
+	wtx     *Tx               // the transaction's writes, holding txDB's write lock; nil until its first write
 	results map[int64]*result // open results of the transaction by qid
 	lastQID int64
 	nextQID int64
 	// auto is the open auto-commit result (state STREAMING).
 	auto *result
+	// plans caches compiled statements by text (bolt_run.go).
+	plans map[string]*plan
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -93,6 +96,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		r:       bufio.NewReaderSize(nc, 32<<10),
 		id:      fmt.Sprintf("bolt-%d", s.connSeq.Add(1)),
 		results: make(map[int64]*result),
+		plans:   make(map[string]*plan),
 	}
 }
 
@@ -100,6 +104,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) run() {
 	start := time.Now()
 	err := c.serve()
+	c.clearTx() // roll back an open transaction, releasing its write lock
 	_ = c.nc.Close()
 	attrs := []any{"conn", c.id, "remote", c.nc.RemoteAddr().String(), "user", c.authUser,
 		"bolt", fmt.Sprintf("5.%d", c.minor), "messages", c.messages, "duration", time.Since(start).Round(time.Millisecond)}
@@ -108,12 +113,6 @@ func (c *conn) run() {
 		return
 	}
 	c.srv.opts.logger.Info("bolt connection ended", attrs...)
-}
-
-// isClosedErr reports the ordinary ways a peer goes away.
-func isClosedErr(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(err.Error(), "connection reset by peer") || strings.Contains(err.Error(), "broken pipe")
 }
 
 func (c *conn) serve() error {
@@ -218,7 +217,7 @@ func (c *conn) expectState(m message, fields int, states ...connState) bool {
 // protocolViolation answers FAILURE Neo.ClientError.Request.Invalid and marks the connection
 // for closing.
 func (c *conn) protocolViolation(msg string) {
-	c.failure(&Error{Code: "Neo.ClientError.Request.Invalid", GQLStatus: "08N06", Message: msg})
+	c.failure(errProtocol(msg))
 	c.state = stDefunct
 }
 
@@ -286,71 +285,21 @@ func (c *conn) failure(e *Error) {
 	c.fw.finish(en, start)
 }
 
-// gqlStatusOf returns the error's GQLSTATUS, defaulting to 50N42 (general processing
-// exception), the value the driver itself fills in when a server sends none.
-func gqlStatusOf(e *Error) string {
-	if e.GQLStatus != "" {
-		return e.GQLStatus
-	}
-	return "50N42"
-}
-
-// gqlDescription renders the GQL status description: "error: <condition>. <message>".
-func gqlDescription(e *Error) string {
-	return "error: " + gqlCondition(gqlStatusOf(e)) + ". " + e.Message
-}
-
-func gqlCondition(status string) string {
-	switch status {
-	case "22N51":
-		return "data exception - database does not exist"
-	case "42NFF":
-		return "syntax error or access rule violation - permission/access denied"
-	case "42001":
-		return "syntax error or access rule violation - invalid syntax"
-	case "08N06":
-		return "connection exception - protocol error"
-	}
-	if len(status) < 2 {
-		return "general processing exception"
-	}
-	switch status[:2] {
-	case "08":
-		return "connection exception"
-	case "22":
-		return "data exception"
-	case "42":
-		return "syntax error or access rule violation"
-	case "51", "52":
-		return "procedure exception"
-	}
-	return "general processing exception"
-}
-
-// classification derives the diagnostic record's _classification from the Neo4j code.
-func classification(code string) string {
-	switch {
-	case strings.HasPrefix(code, "Neo.TransientError."):
-		return "TRANSIENT_ERROR"
-	case strings.HasPrefix(code, "Neo.DatabaseError."):
-		return "DATABASE_ERROR"
-	default:
-		return "CLIENT_ERROR"
-	}
-}
-
-// clearTx forgets the transaction and every open result.
+// clearTx forgets the transaction, rolling back its writes, and every open result.
 func (c *conn) clearTx() {
-	c.txDB = nil
+	if c.wtx != nil {
+		c.wtx.release()
+		c.wtx = nil
+	}
+	c.txDB, c.txMeta, c.txRead = nil, nil, false
 	c.auto = nil
 	clear(c.results)
 	c.lastQID, c.nextQID = -1, 0
 }
 
-// delay waits out an injected response delay, sending NOOP keep-alives meanwhile. It
+// delay waits out an injected response delay d, sending NOOP keep-alives meanwhile. It
 // reports false when the server is closing.
-func (c *conn) delay() bool {
-	d := c.srv.faults.currentDelay()
+func (c *conn) delay(d time.Duration) bool {
 	if d > 0 && c.flush() != nil {
 		return false
 	}

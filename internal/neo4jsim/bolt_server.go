@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 )
 
-// The handlers of the Bolt 5 requests, one per message (bolt-protocol.md sections 2 and 4.3).
+// The handlers of the Bolt 5 requests, one per message (the Bolt 5 messages and server state machine).
 
 // mapField returns field i of m as a map; a missing or null field is an empty map.
 func mapField(m message, i int) (map[string]any, bool) {
@@ -64,8 +63,9 @@ func (c *conn) hello(m message) {
 	})
 }
 
-// authenticate checks a basic auth token; on failure it sends Unauthorized and the
-// connection closes.
+// authenticate checks a basic auth token. On failure it sends Unauthorized, answers IGNORED to
+// every request the client pipelined behind the HELLO or LOGON, and marks the connection for
+// closing (see rejectPipelined).
 func (c *conn) authenticate(token map[string]any) bool {
 	scheme, _ := token["scheme"].(string)
 	principal, _ := token["principal"].(string)
@@ -77,10 +77,37 @@ func (c *conn) authenticate(token map[string]any) bool {
 			return true
 		}
 	}
-	c.fail(&Error{Code: "Neo.ClientError.Security.Unauthorized", GQLStatus: "42NFF",
-		Message: "The client is unauthorized due to authentication failure."})
+	c.fail(errUnauthorized())
 	c.state = stDefunct
+	c.rejectPipelined()
 	return false
+}
+
+// pipelinedReadTimeout bounds how long rejectPipelined waits for the rest of a request whose
+// first bytes have arrived.
+const pipelinedReadTimeout = time.Second
+
+// rejectPipelined answers IGNORED to every request already sent behind a failed
+// authentication, as Neo4j does before it closes the connection: a driver that pipelined
+// LOGOFF, LOGON, RUN and PULL (session-level auth on a pooled connection) then sees the
+// Unauthorized FAILURE followed by IGNORED for the rest, not a connection closed under
+// outstanding requests. Requests count as pipelined when their first bytes are already in the
+// input buffer; GOODBYE ends the connection without a reply.
+func (c *conn) rejectPipelined() {
+	defer func() { _ = c.nc.SetReadDeadline(time.Time{}) }()
+	for c.r.Buffered() > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(pipelinedReadTimeout))
+		raw, err := readMessage(c.r, c.in)
+		c.in = raw
+		if err != nil {
+			return
+		}
+		c.messages++
+		if m, err := decodeMessage(raw); err != nil || m.tag == msgGoodbye {
+			return
+		}
+		c.ignored()
+	}
 }
 
 func (c *conn) logon(m message) {
@@ -133,8 +160,7 @@ func (c *conn) resolveDB(extra map[string]any) (*Database, bool) {
 	}
 	db := c.srv.dbms.Database(name)
 	if db == nil {
-		c.fail(&Error{Code: "Neo.ClientError.Database.DatabaseNotFound", GQLStatus: "22N51",
-			Message: fmt.Sprintf("Database does not exist. Database name: '%s'.", name)})
+		c.fail(errDatabaseNotFound(name))
 		return nil, false
 	}
 	return db, true
@@ -148,8 +174,7 @@ func (c *conn) effectiveUser(extra map[string]any) (User, bool) {
 	}
 	u, ok := c.srv.dbms.LookupUser(imp)
 	if !ok || !c.user.Admin {
-		c.fail(&Error{Code: "Neo.ClientError.Security.Forbidden", GQLStatus: "42NFF",
-			Message: fmt.Sprintf("Impersonation of user '%s' failed.", imp)})
+		c.fail(errImpersonation(imp))
 		return User{}, false
 	}
 	return u, true
@@ -232,7 +257,7 @@ func (c *conn) begin(m message) {
 		return
 	}
 	c.clearTx()
-	c.txDB, c.txUser = db, user
+	c.txDB, c.txUser, c.txMeta, c.txRead = db, user, txMetadata(extra), readMode(extra)
 	c.state = stTxReady
 	if _, named := extra["db"].(string); named {
 		c.success(0, nil)
@@ -265,20 +290,16 @@ func (c *conn) runQuery(m message) {
 			return
 		}
 	}
-	if !c.delay() {
+	d, injected := c.srv.faults.onStatement(db.Name())
+	if d > 0 && !c.delay(d) {
 		c.state = stDefunct
 		return
 	}
-	if injected, ok := c.srv.faults.takeFailure(); ok {
+	if injected != nil {
 		c.fail(injected)
 		return
 	}
-	st, perr := parseStatement(query)
-	if perr != nil {
-		c.fail(perr)
-		return
-	}
-	res, err := execute(st, params, db, user, strings.TrimPrefix(c.srv.opts.agent, "Neo4j/"))
+	res, err := c.runStatement(query, params, extra, db, user)
 	if err != nil {
 		c.fail(err)
 		return
@@ -350,8 +371,7 @@ func (c *conn) pull(m message) {
 		res = c.results[qid]
 	}
 	if res == nil {
-		c.fail(&Error{Code: "Neo.ClientError.Request.Invalid", GQLStatus: "08N06",
-			Message: fmt.Sprintf("No open result with qid %d", qid)})
+		c.fail(errProtocol(fmt.Sprintf("No open result with qid %d", qid)))
 		return
 	}
 	count := res.remaining()
@@ -416,9 +436,10 @@ func (c *conn) finishResult(res *result) {
 	if auto {
 		fields++
 	}
-	c.success(fields, func(e *encoder) {
+	extra, qtype := res.summary.fields(c.minor)
+	c.success(fields+extra, func(e *encoder) {
 		e.str("type")
-		e.str("r")
+		e.str(qtype)
 		e.str("t_last")
 		e.integer(tLast)
 		e.str("db")
@@ -427,6 +448,7 @@ func (c *conn) finishResult(res *result) {
 			e.str("bookmark")
 			e.str(bookmark)
 		}
+		res.summary.encode(e, c.minor)
 	})
 }
 
@@ -446,6 +468,12 @@ func (c *conn) endTx(m message) {
 		return
 	}
 	db := c.txDB
+	if m.tag == msgCommit {
+		if err := c.commitTx(); err != nil {
+			c.fail(err)
+			return
+		}
+	}
 	c.clearTx()
 	c.state = stReady
 	if m.tag == msgRollback {

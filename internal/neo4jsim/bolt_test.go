@@ -15,7 +15,7 @@ import (
 // Byte-level tests of the Bolt layer with a scripted client, for the paths the driver does not
 // take on its own (handshake variants, protocol violations, FAILED/IGNORED, NOOPs).
 
-// driverHandshake is what neo4j-go-driver v5.28.4 sends (bolt-protocol.md section 1.1).
+// driverHandshake is what neo4j-go-driver v5.28.4 sends (the Bolt handshake: magic preamble, then four version proposals).
 var driverHandshake = []byte{0x60, 0x60, 0xB0, 0x17, 0, 0, 1, 0xFF, 0, 8, 8, 5, 0, 2, 4, 4, 0, 0, 0, 3}
 
 type rawClient struct {

@@ -8,8 +8,9 @@ import (
 )
 
 // changeID is a decoded change identifier in the version 5 layout Neo4j uses since 2024
-// (neo4j-cdc.md 4.2): version byte 5, the 16-byte store UUID, txId, seq and the commit time
-// in epoch milliseconds, all big-endian, 41 bytes, base64url without padding.
+// (observed, not documented by Neo4j; the code under test treats ids as opaque): version
+// byte 5, the 16-byte store UUID, txId, seq and the commit time in epoch milliseconds, all
+// big-endian, 41 bytes, base64url without padding.
 type changeID struct {
 	db           [16]byte
 	txID         int64

@@ -158,7 +158,7 @@ func (db *Database) nodeKeysOf(st *nodeState) (map[string]any, []map[string]any)
 		var list []any
 		for i := range db.nodeKeys {
 			c := &db.nodeKeys[i]
-			if c.target != l {
+			if c.target != l || c.unique {
 				continue
 			}
 			km, ok := keyMap(c, st.props)
@@ -180,7 +180,7 @@ func (db *Database) relKeysOf(st *relState) ([]any, []map[string]any) {
 	var flat []map[string]any
 	for i := range db.relKeys {
 		c := &db.relKeys[i]
-		if c.target != st.typ {
+		if c.target != st.typ || c.unique {
 			continue
 		}
 		km, ok := keyMap(c, st.props)

@@ -75,8 +75,11 @@ func keyValues(c *keyConstraint, props map[string]any) ([]any, string) {
 	return vals, ""
 }
 
-func constraintError(msg string, args ...any) *Error {
-	return &Error{Code: "Neo.ClientError.Schema.ConstraintValidationFailed", Message: fmt.Sprintf(msg, args...)}
+// constraintError is a commit-time constraint violation. GQLSTATUS (a choice: Neo4j 5.26's
+// values are not documented per message): 22N77 (property presence verification failed) for
+// a missing key property, 22N79 (property uniqueness constraint violated) for a duplicate.
+func constraintError(gql, msg string, args ...any) *Error {
+	return &Error{Code: "Neo.ClientError.Schema.ConstraintValidationFailed", GQLStatus: gql, Message: fmt.Sprintf(msg, args...)}
 }
 
 // planKeys validates key constraints (existence and uniqueness) against the net changes and
@@ -98,11 +101,14 @@ func (tx *Tx) planKeys(nodes []nodeChange, rels []relChange) ([]keyPlan, error) 
 				continue
 			}
 			vals, missing := keyValues(c, ch.after.props)
+			if missing != "" && c.unique {
+				continue
+			}
 			if missing != "" {
-				return nil, constraintError("Node(%d) with label `%s` must have the property `%s`", ch.id, c.target, missing)
+				return nil, constraintError("22N77", "Node(%d) with label `%s` must have the property `%s`", ch.id, c.target, missing)
 			}
 			if err := p.add(encodeKeyValues(vals), ch.id); err != nil {
-				return nil, constraintError("Node(%d) already exists with label `%s` and properties %s", err.other, c.target, describeKey(c, vals))
+				return nil, constraintError("22N79", "Node(%d) already exists with label `%s` and %s", err.other, c.target, describeKey(c, vals))
 			}
 		}
 		plans = append(plans, p)
@@ -122,11 +128,14 @@ func (tx *Tx) planKeys(nodes []nodeChange, rels []relChange) ([]keyPlan, error) 
 				continue
 			}
 			vals, missing := keyValues(c, ch.after.props)
+			if missing != "" && c.unique {
+				continue
+			}
 			if missing != "" {
-				return nil, constraintError("Relationship(%d) with type `%s` must have the property `%s`", ch.id, c.target, missing)
+				return nil, constraintError("22N77", "Relationship(%d) with type `%s` must have the property `%s`", ch.id, c.target, missing)
 			}
 			if err := p.add(encodeKeyValues(vals), ch.id); err != nil {
-				return nil, constraintError("Relationship(%d) already exists with type `%s` and properties %s", err.other, c.target, describeKey(c, vals))
+				return nil, constraintError("22N79", "Relationship(%d) already exists with type `%s` and %s", err.other, c.target, describeKey(c, vals))
 			}
 		}
 		plans = append(plans, p)
@@ -152,7 +161,10 @@ func describeKey(c *keyConstraint, vals []any) string {
 	for i, v := range vals {
 		parts[i] = fmt.Sprintf("`%s` = %v", c.props[i], v)
 	}
-	return strings.Join(parts, ", ")
+	if len(parts) == 1 {
+		return "property " + parts[0]
+	}
+	return "properties " + strings.Join(parts, ", ")
 }
 
 // commit validates, logs and publishes the transaction.

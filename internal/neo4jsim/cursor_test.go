@@ -7,7 +7,7 @@ import (
 )
 
 func TestDecodeDocumentedChangeID(t *testing.T) {
-	// A real v5 id from Neo4j (neo4j-cdc.md 4.2).
+	// A real v5 id from Neo4j, as printed by a Neo4j 2025 server.
 	const id = "BaQswf9NV0b7qicwDdh7vfwAAAAAAAAD83__________AAABjzfm4bM"
 	c, ok := decodeChangeID(id)
 	if !ok {

@@ -62,6 +62,7 @@ type keyConstraint struct {
 	target string
 	props  []string
 	index  map[string]int64
+	unique bool // a property uniqueness constraint: no existence rule, no event keys
 }
 
 // txEntry is one committed transaction in the log. start is the absolute index of its first

@@ -7,7 +7,8 @@ import (
 	"unicode/utf8"
 )
 
-// The tokenizer of the Cypher subset that statements.go parses.
+// The tokenizer of the Cypher subset (cypher_parse*.go parse its tokens). Punctuation is one
+// byte, except the operators <>, <=, >= and +=; arrows in patterns are "<" "-" and "-" ">".
 
 // token kinds.
 const (
@@ -95,7 +96,10 @@ func tokenize(q string) ([]token, *Error) {
 			}
 			toks = append(toks, token{kind: tokIdent, text: q[i:j], pos: i})
 			i = j
-		case strings.IndexByte("(),.;[]{}:*-", c) >= 0:
+		case i+1 < len(q) && isTwoBytePunct(q[i:i+2]):
+			toks = append(toks, token{kind: tokPunct, text: q[i : i+2], pos: i})
+			i += 2
+		case strings.IndexByte("(),.;[]{}:*-=<>+/%^|", c) >= 0:
 			toks = append(toks, token{kind: tokPunct, text: q[i : i+1], pos: i})
 			i++
 		default:
@@ -103,6 +107,11 @@ func tokenize(q string) ([]token, *Error) {
 		}
 	}
 	return append(toks, token{kind: tokEOF, pos: len(q)}), nil
+}
+
+// isTwoBytePunct reports the two-byte operators.
+func isTwoBytePunct(s string) bool {
+	return s == "<>" || s == "<=" || s == ">=" || s == "+="
 }
 
 func isIdentByte(c byte) bool {

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// PackStream v1 markers (bolt-protocol.md section 3.1).
+// PackStream v1 markers.
 const (
 	markerNull    = 0xC0
 	markerFloat   = 0xC1
@@ -33,7 +33,7 @@ const (
 	markerMap32   = 0xDA
 )
 
-// Bolt 5 structure tags of the value types (bolt-protocol.md section 3.2).
+// Bolt 5 structure tags of the value types.
 const (
 	tagDate          = 0x44
 	tagTime          = 0x54
@@ -234,6 +234,10 @@ func (e *encoder) value(v any) error {
 		e.float(x.X)
 		e.float(x.Y)
 		e.float(x.Z)
+	case boltNode:
+		return e.node(x)
+	case boltRel:
+		return e.relationship(x)
 	default:
 		return e.reflectValue(v)
 	}

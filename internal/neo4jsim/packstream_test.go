@@ -152,7 +152,7 @@ func TestScalarsRoundTrip(t *testing.T) {
 }
 
 // TestBolt5StructsRoundTrip covers every temporal and spatial structure, with the byte
-// examples of bolt-protocol.md section 3.2.
+// examples of the Bolt 5 structure specification.
 func TestBolt5StructsRoundTrip(t *testing.T) {
 	cases := []struct {
 		v    any

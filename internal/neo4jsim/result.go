@@ -18,9 +18,11 @@ type result struct {
 	cols []int    // source column per field (procedures)
 	recs []Record // db.cdc.query rows
 	id   string   // db.cdc.current / db.cdc.earliest row; the version for dbms.components
-	lits []any    // RETURN row
+	rows [][]any  // general executor rows, already in output form (boltNode, boltRel)
 	n    int      // total rows
 	pos  int      // rows already sent or discarded
+
+	summary summary // extra metadata of the final PULL SUCCESS
 }
 
 // remaining reports the rows not yet pulled.
@@ -66,7 +68,7 @@ func (r *result) encodeRow(e *encoder, i int) error {
 			}
 		}
 	default:
-		for _, v := range r.lits {
+		for _, v := range r.rows[i] {
 			if err := e.value(v); err != nil {
 				return err
 			}
@@ -75,34 +77,19 @@ func (r *result) encodeRow(e *encoder, i int) error {
 	return nil
 }
 
-// execute runs a parsed statement against db as user and returns its result; version is the
-// Neo4j version dbms.components() reports.
-func execute(st *statement, params map[string]any, db *Database, user User, version string) (*result, error) {
+// executeFast runs a fast-path statement against db as user and returns its result;
+// version is the Neo4j version dbms.components() reports.
+func executeFast(st *statement, params map[string]any, db *Database, user User, version string) (*result, error) {
 	r := &result{fields: st.fields, cols: st.cols, proc: st.proc, db: db.Name(), start: time.Now()}
 	limit := -1
 	if st.hasLimit {
-		v, err := resolve(st.limit, params)
+		l, err := evalCount(st.limit, params, "LIMIT")
 		if err != nil {
 			return nil, err
 		}
-		l, ok := v.(int64)
-		if !ok || l < 0 {
-			return nil, &Error{Code: "Neo.ClientError.Statement.ArgumentError", GQLStatus: "22N02",
-				Message: fmt.Sprintf("Invalid input. '%v' is not a valid value. Must be a non-negative integer.", v)}
-		}
-		limit = int(min(l, int64(^uint(0)>>1)))
+		limit = l
 	}
 	switch st.proc {
-	case procNone:
-		r.lits = make([]any, len(st.exprs))
-		for i, e := range st.exprs {
-			v, err := resolve(e, params)
-			if err != nil {
-				return nil, err
-			}
-			r.lits[i] = v
-		}
-		r.n = 1
 	case procCurrent, procEarliest:
 		var err error
 		if st.proc == procCurrent {
@@ -117,7 +104,11 @@ func execute(st *statement, params map[string]any, db *Database, user User, vers
 	case procComponents:
 		r.id, r.n = version, 1
 	case procQuery:
-		from, selectors, err := queryArgs(st.args, params)
+		args, err := constArgs(st.call, params)
+		if err != nil {
+			return nil, err
+		}
+		from, selectors, err := queryArgs(args)
 		if err != nil {
 			return nil, err
 		}
@@ -139,15 +130,26 @@ func execute(st *statement, params map[string]any, db *Database, user User, vers
 	return r, nil
 }
 
-// queryArgs resolves and type-checks the arguments of db.cdc.query: from defaults to "" and
+// evalCount evaluates a SKIP or LIMIT expression: a non-negative integer.
+func evalCount(e expr, params map[string]any, what string) (int, error) {
+	v, err := evalConst(e, params)
+	if err != nil {
+		return 0, err
+	}
+	l, ok := v.(int64)
+	if !ok || l < 0 {
+		return 0, &Error{Code: "Neo.ClientError.Statement.ArgumentError", GQLStatus: "22N02",
+			Message: fmt.Sprintf("Invalid input. '%v' is not a valid value for %s. Must be a non-negative integer.", v, what)}
+	}
+	return int(min(l, int64(^uint(0)>>1))), nil
+}
+
+// queryArgs type-checks the evaluated arguments of db.cdc.query: from defaults to "" and
 // selectors to the empty list.
-func queryArgs(args []any, params map[string]any) (string, []any, error) {
+func queryArgs(args []any) (string, []any, error) {
 	from, selectors := "", []any{}
 	if len(args) > 0 {
-		v, err := resolve(args[0], params)
-		if err != nil {
-			return "", nil, err
-		}
+		v := args[0]
 		s, ok := v.(string)
 		if !ok {
 			return "", nil, argTypeError("from", "STRING", v)
@@ -155,10 +157,7 @@ func queryArgs(args []any, params map[string]any) (string, []any, error) {
 		from = s
 	}
 	if len(args) > 1 {
-		v, err := resolve(args[1], params)
-		if err != nil {
-			return "", nil, err
-		}
+		v := args[1]
 		l, ok := v.([]any)
 		if !ok {
 			return "", nil, argTypeError("selectors", "LIST<MAP>", v)
@@ -208,4 +207,128 @@ func cypherType(v any) string {
 		return "POINT"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// summary is the metadata a result adds to its final PULL SUCCESS beyond type, t_last, db
+// and bookmark.
+type summary struct {
+	qtype string // statement type: r (default), w, rw or s
+	stats stats
+	notes []notification
+	plan  map[string]any // EXPLAIN
+}
+
+// fields returns the number of extra metadata entries and the statement type.
+func (s *summary) fields(minor int) (int, string) {
+	n := 0
+	if s.stats != (stats{}) {
+		n++
+	}
+	if len(s.notes) > 0 {
+		n++
+	}
+	if s.plan != nil {
+		n++
+	}
+	t := s.qtype
+	if t == "" {
+		t = "r"
+	}
+	return n, t
+}
+
+// encode writes the extra metadata entries. Bolt 5.6 and later carry notifications as GQL
+// status objects ("statuses"), earlier versions as "notifications", as Neo4j 5.26 does.
+func (s *summary) encode(e *encoder, minor int) {
+	if st := s.stats; st != (stats{}) {
+		counters := []struct {
+			key string
+			n   int64
+		}{{"nodes-created", st.nodesCreated}, {"nodes-deleted", st.nodesDeleted},
+			{"relationships-created", st.relsCreated}, {"relationships-deleted", st.relsDeleted},
+			{"properties-set", st.propsSet}, {"labels-added", st.labelsAdded}, {"labels-removed", st.labelsRemoved},
+			{"constraints-added", st.constraintsAdded}}
+		n := 0
+		for _, c := range counters {
+			if c.n != 0 {
+				n++
+			}
+		}
+		e.str("stats")
+		e.mapHeader(n + 1)
+		for _, c := range counters {
+			if c.n != 0 {
+				e.str(c.key)
+				e.integer(c.n)
+			}
+		}
+		e.str("contains-updates")
+		e.boolean(st.nodesCreated+st.nodesDeleted+st.relsCreated+st.relsDeleted+st.propsSet+st.labelsAdded+st.labelsRemoved > 0)
+	}
+	if len(s.notes) > 0 {
+		if minor >= 6 {
+			e.str("statuses")
+		} else {
+			e.str("notifications")
+		}
+		e.listHeader(len(s.notes))
+		for _, nt := range s.notes {
+			position := func() {
+				e.mapHeader(3)
+				e.str("offset")
+				e.integer(nt.offset)
+				e.str("line")
+				e.integer(nt.line)
+				e.str("column")
+				e.integer(nt.column)
+			}
+			if minor < 6 {
+				e.mapHeader(6)
+				e.str("code")
+				e.str(nt.code)
+				e.str("title")
+				e.str(nt.title)
+				e.str("description")
+				e.str(nt.description)
+				e.str("severity")
+				e.str(nt.severity)
+				e.str("category")
+				e.str(nt.category)
+				e.str("position")
+				position()
+				continue
+			}
+			e.mapHeader(6)
+			e.str("gql_status")
+			e.str(nt.gqlStatus)
+			e.str("status_description")
+			e.str(nt.statusDescription)
+			e.str("neo4j_code")
+			e.str(nt.code)
+			e.str("title")
+			e.str(nt.title)
+			e.str("description")
+			e.str(nt.description)
+			e.str("diagnostic_record")
+			e.mapHeader(7)
+			e.str("OPERATION")
+			e.str("")
+			e.str("OPERATION_CODE")
+			e.str("0")
+			e.str("CURRENT_SCHEMA")
+			e.str("/")
+			e.str("_severity")
+			e.str(nt.severity)
+			e.str("_classification")
+			e.str(nt.category)
+			e.str("_status_parameters")
+			e.mapHeader(0)
+			e.str("_position")
+			position()
+		}
+	}
+	if s.plan != nil {
+		e.str("plan")
+		_ = e.value(s.plan)
+	}
 }

@@ -14,15 +14,18 @@ import (
 // commands), which leaves a gap in the txIds of the change stream. Keys appear in records
 // committed after the constraint exists; older records are not back-filled.
 func (db *Database) CreateNodeKey(label string, props ...string) error {
-	return db.createKey(false, label, props)
+	return db.createKey(false, false, label, props)
 }
 
 // CreateRelationshipKey creates a RELATIONSHIP KEY constraint on a relationship type.
 func (db *Database) CreateRelationshipKey(relType string, props ...string) error {
-	return db.createKey(true, relType, props)
+	return db.createKey(true, false, relType, props)
 }
 
-func (db *Database) createKey(rel bool, target string, props []string) error {
+// createKey creates a key constraint, or with unique a property uniqueness constraint (the
+// combined values are unique among the entities that have all the properties; it adds no
+// keys to change events).
+func (db *Database) createKey(rel, unique bool, target string, props []string) error {
 	if target == "" || len(props) == 0 || slices.Contains(props, "") {
 		return &Error{Code: "Neo.ClientError.Statement.SyntaxError", GQLStatus: "42000",
 			Message: "A key constraint needs a label or relationship type and at least one property."}
@@ -36,14 +39,17 @@ func (db *Database) createKey(rel bool, target string, props []string) error {
 		entity = "Relationship"
 	}
 	for _, c := range *list {
-		if c.target == target && slices.Equal(c.props, props) {
+		if c.target == target && slices.Equal(c.props, props) && c.unique == unique {
 			return &Error{Code: "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists", GQLStatus: "22N71",
 				Message: fmt.Sprintf("An equivalent constraint already exists on %s(%s).", target, strings.Join(props, ", "))}
 		}
 	}
-	c := keyConstraint{target: target, props: slices.Clone(props), index: map[string]int64{}}
+	c := keyConstraint{target: target, props: slices.Clone(props), index: map[string]int64{}, unique: unique}
 	check := func(id int64, p map[string]any) error {
 		vals, missing := keyValues(&c, p)
+		if missing != "" && unique {
+			return nil
+		}
 		if missing != "" {
 			return &Error{Code: "Neo.ClientError.Schema.ConstraintCreationFailed",
 				Message: fmt.Sprintf("Unable to create constraint: %s(%d) with %s `%s` must have the property `%s`", entity, id, map[bool]string{false: "label", true: "type"}[rel], target, missing)}

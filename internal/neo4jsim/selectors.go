@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// selector is a validated db.cdc.query selector (neo4j-cdc.md section 3).
+// selector is a validated db.cdc.query selector (the selector language of docs/architecture.md section 3).
 type selector struct {
 	kind      string // "e", "n" or "r"
 	op        string // "" = any

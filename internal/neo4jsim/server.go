@@ -2,6 +2,7 @@ package neo4jsim
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -45,6 +46,7 @@ type options struct {
 	routingTTL   time.Duration
 	advertised   string
 	handshakeTTL time.Duration
+	plan         FaultPlan
 }
 
 // ServerOption configures a Server.
@@ -121,6 +123,9 @@ func NewServer(dbms *DBMS, listen string, opts ...ServerOption) (*Server, error)
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if err := o.plan.Validate(); err != nil {
+		return nil, fmt.Errorf("neo4jsim: %w", err)
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
@@ -133,8 +138,13 @@ func NewServer(dbms *DBMS, listen string, opts ...ServerOption) (*Server, error)
 		done:  make(chan struct{}),
 		conns: make(map[*conn]struct{}),
 	}
+	s.faults.init(o.plan)
 	s.wg.Add(1)
 	go s.acceptLoop()
+	if o.plan.DropEvery > 0 {
+		s.wg.Add(1)
+		go s.dropLoop(o.plan.DropEvery)
+	}
 	return s, nil
 }
 

@@ -107,7 +107,7 @@ func TestExecuteQueryCurrentOverBoltAndRouting(t *testing.T) {
 			if err := drv.VerifyConnectivity(ctx); err != nil {
 				t.Fatal(err)
 			}
-			for _, q := range []string{"CALL db.cdc.current()", "call   DB.CDC.CURRENT ( ) yield ID return ID"} {
+			for _, q := range []string{"CALL db.cdc.current()", "call   DB.CDC.CURRENT ( ) yield ID return id", "CALL db.cdc.current", "CYPHER 25 CALL db.cdc.current() YIELD id AS c RETURN c AS id"} {
 				res, err := neo4j.ExecuteQuery(ctx, drv, q, nil, neo4j.EagerResultTransformer,
 					neo4j.ExecuteQueryWithDatabase("neo4j"), neo4j.ExecuteQueryWithReadersRouting())
 				if err != nil {
@@ -252,7 +252,8 @@ func TestStatementErrors(t *testing.T) {
 		auth   neo4j.AuthToken
 		code   string
 	}{
-		{"MATCH (n) RETURN n", nil, neo4j.AuthToken{}, "Neo.ClientError.Statement.SyntaxError"},
+		{"MATCH p = (n) RETURN p", nil, neo4j.AuthToken{}, "Neo.ClientError.Statement.SyntaxError"},
+		{"FOREACH (x IN [1] | CREATE ())", nil, neo4j.AuthToken{}, "Neo.ClientError.Statement.SyntaxError"},
 		{"CALL db.cdc.nope()", nil, neo4j.AuthToken{}, "Neo.ClientError.Procedure.ProcedureNotFound"},
 		{"CALL db.cdc.query($from)", nil, neo4j.AuthToken{}, "Neo.ClientError.Statement.ParameterMissing"},
 		{"CALL db.cdc.query($from)", map[string]any{"from": 1}, neo4j.AuthToken{}, "Neo.ClientError.Statement.TypeError"},
@@ -456,5 +457,28 @@ func TestDelayedResponsesAndTelemetry(t *testing.T) {
 	}
 	if got := fmt.Sprint(res.Keys, res.Records[0].Values); got != "[x l] [x [1 2.5 <nil> map[a:true]]]" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+func TestWrongSessionPasswordIsUnauthorized(t *testing.T) {
+	srv, _ := startServer(t)
+	for _, uri := range []string{srv.BoltURI(), srv.RoutingURI()} {
+		ctx := testContext(t)
+		drv := newDriver(t, uri, neo4j.AuthToken{})
+		// Warm the pool with the driver's own credentials, so that the session's token is
+		// applied by re-authenticating a pooled connection (LOGOFF, LOGON).
+		if _, err := neo4j.ExecuteQuery(ctx, drv, "RETURN 1", nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("neo4j")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := neo4j.ExecuteQuery(ctx, drv, "RETURN 1", nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("neo4j"),
+			neo4j.ExecuteQueryWithAuthToken(neo4j.BasicAuth("reader", "wrong", "")))
+		if got := neo4jCode(err); got != "Neo.ClientError.Security.Unauthorized" {
+			t.Fatalf("%s: error %v (code %q), want Unauthorized", uri, err, got)
+		}
+		res, err := neo4j.ExecuteQuery(ctx, drv, "RETURN 2 AS two", nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("neo4j"),
+			neo4j.ExecuteQueryWithAuthToken(neo4j.BasicAuth("reader", "secret", "")))
+		if err != nil || len(res.Records) != 1 {
+			t.Fatalf("%s: right session credentials after the wrong ones: %v", uri, err)
+		}
 	}
 }

@@ -37,6 +37,9 @@ type Tx struct {
 	nextRel    int64
 	newLabels  map[string]int // label tokens first used by this transaction
 	closed     bool
+	// readOnly marks a read view (readView) or a transaction in read access mode: every
+	// change fails.
+	readOnly bool
 }
 
 // Write runs fn as one write transaction. If fn returns an error, or the changes violate a
@@ -45,20 +48,8 @@ type Tx struct {
 // (nothing changed, or everything it created it also deleted) writes nothing to the log,
 // consumes no transaction id and returns 0, as Neo4j does not log read-only transactions.
 func (db *Database) Write(s Session, fn func(tx *Tx) error) (txID int64, err error) {
-	db.writeMu.Lock()
-	defer db.writeMu.Unlock()
-	tx := &Tx{
-		db:         db,
-		start:      db.dbms.now(),
-		nodes:      make(map[int64]*nodeState),
-		nodeBefore: make(map[int64]*nodeState),
-		rels:       make(map[int64]*relState),
-		relBefore:  make(map[int64]*relState),
-		nextNode:   db.nextNode,
-		nextRel:    db.nextRel,
-		newLabels:  make(map[string]int),
-	}
-	defer func() { tx.closed = true }()
+	tx := db.beginWrite()
+	defer tx.release()
 	if fn == nil {
 		return 0, nil
 	}
@@ -68,10 +59,85 @@ func (db *Database) Write(s Session, fn func(tx *Tx) error) (txID int64, err err
 	return tx.commit(s)
 }
 
+// beginWrite waits for the write lock and starts a transaction on the committed graph. The
+// caller ends it with release, after commit or instead of it (rollback).
+func (db *Database) beginWrite() *Tx {
+	db.writeMu.Lock()
+	return db.newTx(db)
+}
+
+// lockTimeout (a variable for tests) bounds how long a Cypher statement waits for the write lock held by another
+// transaction (an explicit transaction holds it from its first write to its end).
+var lockTimeout = 10 * time.Second
+
+// beginWriteWait is beginWrite for Cypher statements: it gives up after lockTimeout with
+// Neo4j's transient lock timeout, which drivers retry in managed transactions, so a client
+// that keeps a write transaction open while it writes through another session gets an error
+// instead of a hang.
+func (db *Database) beginWriteWait() (*Tx, error) {
+	deadline := time.Now().Add(lockTimeout)
+	for wait := 100 * time.Microsecond; !db.writeMu.TryLock(); wait = min(2*wait, 20*time.Millisecond) {
+		if time.Now().After(deadline) {
+			return nil, &Error{Code: "Neo.TransientError.Transaction.LockAcquisitionTimeout", GQLStatus: "50N42",
+				Message: fmt.Sprintf("Unable to acquire the write lock of database '%s' within %s: another transaction holds it.", db.name, lockTimeout)}
+		}
+		time.Sleep(wait)
+	}
+	return db.newTx(db), nil
+}
+
+// newTx starts a transaction whose committed graph is g's: db itself for a writer, or a
+// private copy for a read view.
+func (db *Database) newTx(g *Database) *Tx {
+	return &Tx{
+		db:         g,
+		start:      db.dbms.now(),
+		nodes:      make(map[int64]*nodeState),
+		nodeBefore: make(map[int64]*nodeState),
+		rels:       make(map[int64]*relState),
+		relBefore:  make(map[int64]*relState),
+		nextNode:   g.nextNode,
+		nextRel:    g.nextRel,
+		newLabels:  make(map[string]int),
+	}
+}
+
+// release ends a transaction from beginWrite and unlocks the database; a transaction not
+// committed before is rolled back. It is idempotent.
+func (tx *Tx) release() {
+	if tx.closed {
+		return
+	}
+	tx.closed = true
+	if !tx.readOnly {
+		tx.db.writeMu.Unlock()
+	}
+}
+
+// readView returns a read-only transaction on a snapshot of the committed graph, for
+// queries that read the graph without writing: it takes the read lock only to copy the
+// graph's maps (committed node and relationship states are immutable and shared).
+func (db *Database) readView() *Tx {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	g := &Database{dbms: db.dbms, name: db.name, uuid: db.uuid, uuidStr: db.uuidStr,
+		nodes: maps.Clone(db.nodes), rels: maps.Clone(db.rels), adj: make(map[int64]map[int64]struct{}, len(db.adj)),
+		labelTokens: maps.Clone(db.labelTokens), nextNode: db.nextNode, nextRel: db.nextRel}
+	for n, rs := range db.adj {
+		g.adj[n] = maps.Clone(rs)
+	}
+	tx := db.newTx(g)
+	tx.readOnly = true
+	return tx
+}
+
 func (tx *Tx) check() error {
 	if tx.closed {
 		return &Error{Code: "Neo.ClientError.Transaction.TransactionNotFound", GQLStatus: "25N05",
 			Message: "The transaction has been closed."}
+	}
+	if tx.readOnly {
+		return accessModeError(tx.db.name)
 	}
 	return nil
 }

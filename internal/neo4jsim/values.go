@@ -1,7 +1,5 @@
 package neo4jsim
 
-import "fmt"
-
 // The simulator's value model. A property or map value is one of:
 // nil, bool, int64, float64, string, []byte, []any, map[string]any, Date, LocalTime, Time,
 // LocalDateTime, DateTime, Duration, Point2D, Point3D.
@@ -70,24 +68,4 @@ type Point3D struct {
 	SRID int64
 	// X, Y and Z are the coordinates.
 	X, Y, Z float64
-}
-
-// Error is a Neo4j server error as sent in a Bolt FAILURE: a legacy status code such as
-// "Neo.ClientError.ChangeDataCapture.InvalidIdentifier", a GQLSTATUS code such as "52N26", and
-// a message.
-type Error struct {
-	// Code is the legacy Neo4j status code.
-	Code string
-	// GQLStatus is the GQLSTATUS code; empty where Neo4j documents none.
-	GQLStatus string
-	// Message is the human-readable description.
-	Message string
-}
-
-// Error implements error.
-func (e *Error) Error() string {
-	if e.GQLStatus != "" {
-		return fmt.Sprintf("%s (%s): %s", e.Code, e.GQLStatus, e.Message)
-	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
 }

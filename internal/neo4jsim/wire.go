@@ -10,7 +10,8 @@ import (
 )
 
 // Bolt framing: the handshake (legacy and manifest v1) and message chunking
-// (bolt-protocol.md sections 1.1 to 1.4).
+// (Bolt 5: the 0x6060B017 preamble, four version proposals or the manifest, 2-byte chunk
+// headers, a 0x0000 chunk ending each message).
 
 // boltMagic opens every Bolt connection ("GoGoBolt" preamble).
 const boltMagic = 0x6060B017

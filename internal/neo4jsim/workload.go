@@ -71,7 +71,7 @@ func NewWorkload(db *Database, seed int64, opts ...WorkloadOption) *Workload {
 		rel  bool
 		t, p string
 	}{{false, "Person", "id"}, {false, "Company", "name"}, {true, "WORKS_AT", "contractId"}} {
-		_ = db.createKey(k.rel, k.t, []string{k.p}) // an equivalent existing constraint is fine
+		_ = db.createKey(k.rel, false, k.t, []string{k.p}) // an equivalent existing constraint is fine
 	}
 	return w
 }

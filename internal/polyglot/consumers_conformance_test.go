@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 )
 
 // runTimeout bounds one run of a consumer against the fake server.
@@ -44,28 +44,14 @@ func TestConsumers(t *testing.T) {
 func testPrintsAndResumes(t *testing.T, c *consumer) {
 	evs := scriptedEvents(6)
 	at := time.Date(2026, 11, 26, 12, 0, 0, 250_000_000, time.UTC)
-	fake := &fakeService{attempts: []attempt{
-		func(_ *cdcstreamv1.SubscribeRequest, s grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-			if err := sendAll(s, changeMsg(evs[0]), checkpointMsg("ckpt-1", at), unknownKindMsg(),
-				changeMsg(evs[1]), checkpointMsg("ckpt-2", at.Add(time.Second))); err != nil {
-				return err
-			}
-			return status.Error(codes.Unavailable, "server shutting down")
-		},
-		func(_ *cdcstreamv1.SubscribeRequest, s grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-			if err := sendAll(s, changeMsg(evs[2]), changeMsg(evs[3])); err != nil {
-				return err
-			}
-			return status.Error(codes.ResourceExhausted, "too many subscriptions")
-		},
-		func(_ *cdcstreamv1.SubscribeRequest, s grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-			if err := sendAll(s, changeMsg(evs[4]), changeMsg(evs[5])); err != nil {
-				return err
-			}
-			<-s.Context().Done() // the consumer has what it wanted and cancels
-			return s.Context().Err()
-		},
-	}}
+	fake := newFake(
+		testkit.SendThen(status.Error(codes.Unavailable, "server shutting down"),
+			testkit.ChangeMsg(evs[0]), checkpointMsg("ckpt-1", at), unknownKindMsg(),
+			testkit.ChangeMsg(evs[1]), checkpointMsg("ckpt-2", at.Add(time.Second))),
+		testkit.SendThen(status.Error(codes.ResourceExhausted, "too many subscriptions"),
+			testkit.ChangeMsg(evs[2]), testkit.ChangeMsg(evs[3])),
+		testkit.SendThenHang(testkit.ChangeMsg(evs[4]), testkit.ChangeMsg(evs[5])), // the consumer has what it wanted and cancels
+	)
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--database", "db1", "--earliest",
 		"--selector", selectorRel, "--selector", selectorNode, "--max-events", "6", "--checkpoints",
@@ -145,13 +131,7 @@ func testStartPositions(t *testing.T, c *consumer) {
 			Start: &cdcstreamv1.SubscribeRequest_Position{Position: cdcstreamv1.StartPosition_START_POSITION_NOW}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := &fakeService{attempts: []attempt{func(_ *cdcstreamv1.SubscribeRequest, s grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-				if err := s.Send(changeMsg(ev)); err != nil {
-					return err
-				}
-				<-s.Context().Done()
-				return s.Context().Err()
-			}}}
+			fake := newFake(testkit.SendThenHang(testkit.ChangeMsg(ev)))
 			addr := serveFake(t, fake)
 			res := c.run(t, runTimeout, append([]string{"--address", addr, "--max-events", "1"}, tc.args...)...)
 			if res.code != 0 {
@@ -172,9 +152,7 @@ func testStartPositions(t *testing.T, c *consumer) {
 }
 
 func testStopsOnPermanentError(t *testing.T, c *consumer) {
-	fake := &fakeService{attempts: []attempt{func(*cdcstreamv1.SubscribeRequest, grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-		return status.Error(codes.InvalidArgument, "selectors[0].node.labels[0]: empty label")
-	}}}
+	fake := newFake(testkit.SendThen(status.Error(codes.InvalidArgument, "selectors[0].node.labels[0]: empty label")))
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--max-retries", "5", "--backoff", "0.01")
 	if res.code != 1 {
@@ -192,9 +170,7 @@ func testStopsOnPermanentError(t *testing.T, c *consumer) {
 }
 
 func testGivesUp(t *testing.T, c *consumer) {
-	fake := &fakeService{attempts: []attempt{func(*cdcstreamv1.SubscribeRequest, grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-		return status.Error(codes.Unavailable, "neo4j unreachable")
-	}}}
+	fake := newFake(testkit.SendThen(status.Error(codes.Unavailable, "neo4j unreachable")))
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--max-retries", "2", "--backoff", "0.01")
 	if res.code != 1 {
@@ -209,7 +185,7 @@ func testGivesUp(t *testing.T, c *consumer) {
 }
 
 func testRejectsBadSelector(t *testing.T, c *consumer) {
-	fake := &fakeService{attempts: []attempt{nil}}
+	fake := newFake(nil)
 	addr := serveFake(t, fake)
 	res := c.run(t, runTimeout, "--address", addr, "--selector", `{"node":{"lables":["Person"]}}`)
 	if res.code != 2 {

@@ -34,6 +34,15 @@ type result struct {
 // run starts the consumer with args and waits for it to exit, at most timeout.
 func (c *consumer) run(t testing.TB, timeout time.Duration, args ...string) result {
 	t.Helper()
+	res, err := c.exec(timeout, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// exec is run for any goroutine: it returns an error instead of failing a test.
+func (c *consumer) exec(timeout time.Duration, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	argv := append(append([]string{}, c.argv...), args...)
@@ -51,9 +60,9 @@ func (c *consumer) run(t testing.TB, timeout time.Duration, args ...string) resu
 	case errors.As(err, &exit) && exit.Exited():
 		res.code = exit.ExitCode()
 	default:
-		t.Fatalf("%s consumer did not finish within %v: %v\nstderr:\n%s", c.lang, timeout, err, res.stderr)
+		return res, fmt.Errorf("%s consumer did not finish within %v: %v\nstderr:\n%s", c.lang, timeout, err, res.stderr)
 	}
-	return res
+	return res, nil
 }
 
 // lines returns the non-empty lines of s.
@@ -80,6 +89,37 @@ func protoFiles() ([]string, error) {
 		files[i], _ = filepath.Rel(protoDir(), f)
 	}
 	return files, nil
+}
+
+// protoDepsDir holds the google.rpc protos the clients decode status details with
+// (google.rpc.Status, ErrorInfo, RetryInfo, BadRequest); protoc has no copy of them.
+func protoDepsDir() string { return filepath.Join(repoRoot, "examples", "proto-deps") }
+
+// protoDepFiles lists the google.rpc .proto files relative to protoDepsDir.
+func protoDepFiles() ([]string, error) {
+	deps, err := filepath.Glob(filepath.Join(protoDepsDir(), "google", "rpc", "*.proto"))
+	if err != nil || len(deps) == 0 {
+		return nil, fmt.Errorf("no google/rpc .proto files under %s (%v)", protoDepsDir(), err)
+	}
+	for i, f := range deps {
+		deps[i], _ = filepath.Rel(protoDepsDir(), f)
+	}
+	return deps, nil
+}
+
+// protocArgs returns protoc's arguments that compile the contract and the google.rpc protos of
+// protoDepsDir, after the output options opts.
+func protocArgs(opts ...string) ([]string, error) {
+	files, err := protoFiles()
+	if err != nil {
+		return nil, err
+	}
+	deps, err := protoDepFiles()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"-I", protoDir(), "-I", protoDepsDir()}, opts...)
+	return append(append(args, files...), deps...), nil
 }
 
 // lookPaths returns the first of names that is not installed, or "".
@@ -110,16 +150,15 @@ func pythonClient(t testing.TB) *consumer {
 		if n := lookPaths("protoc", "/usr/bin/grpc_python_plugin"); n != "" {
 			return "", n + " missing (Debian protobuf-compiler, protobuf-compiler-grpc): " + installHint, nil
 		}
-		files, err := protoFiles()
-		if err != nil {
-			return "", "", err
-		}
 		gen := filepath.Join(artifacts, "python-gen")
 		if err := os.MkdirAll(gen, 0o755); err != nil {
 			return "", "", err
 		}
-		args := append([]string{"-I", protoDir(), "--python_out=" + gen, "--grpc_python_out=" + gen,
-			"--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin"}, files...)
+		args, err := protocArgs("--python_out="+gen, "--grpc_python_out="+gen,
+			"--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin")
+		if err != nil {
+			return "", "", err
+		}
 		if _, err := run(protoDir(), nil, time.Minute, "protoc", args...); err != nil {
 			return "", "", fmt.Errorf("generating Python stubs: %w", err)
 		}
@@ -175,7 +214,7 @@ func nodeClient(t testing.TB) *consumer {
 	})
 	return &consumer{
 		lang: "node",
-		argv: []string{"node", filepath.Join(dir, "cdcstream_consumer.js"), "--proto-dir", protoDir()},
+		argv: []string{"node", filepath.Join(dir, "cdcstream_consumer.js"), "--proto-dir", protoDir(), "--proto-deps-dir", protoDepsDir()},
 	}
 }
 
@@ -215,10 +254,6 @@ func javaClient(t testing.TB) *consumer {
 			}
 			jars = append(jars, jar)
 		}
-		files, err := protoFiles()
-		if err != nil {
-			return "", "", err
-		}
 		gen := filepath.Join(artifacts, "java-gen")
 		classes := filepath.Join(artifacts, "java-classes")
 		for _, d := range []string{gen, classes} {
@@ -226,8 +261,11 @@ func javaClient(t testing.TB) *consumer {
 				return "", "", err
 			}
 		}
-		args := append([]string{"-I", protoDir(), "--java_out=" + gen, "--grpc-java_out=" + gen,
-			"--plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin"}, files...)
+		args, err := protocArgs("--java_out="+gen, "--grpc-java_out="+gen,
+			"--plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin")
+		if err != nil {
+			return "", "", err
+		}
 		if _, err := run(protoDir(), nil, time.Minute, "protoc", args...); err != nil {
 			return "", "", fmt.Errorf("generating Java stubs: %w", err)
 		}

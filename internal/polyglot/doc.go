@@ -6,6 +6,11 @@
 //   - run every example consumer against a scripted in-process server and check what it prints
 //     (every field of every change, in the protobuf JSON mapping, with int64 values exact), how it
 //     resumes from its newest cursor after UNAVAILABLE, and when it gives up;
+//   - check that every consumer acts on the google.rpc.ErrorInfo reason of the status details,
+//     compared with its generated ErrorReason enum: it resumes across the rotations of a real
+//     `cdcstreamd --demo --max-stream-age 1s` at once and without losing or repeating a change,
+//     honours RetryInfo, and stops on CURSOR_EXPIRED naming the earliest retained cursor;
+//     and that the google.rpc protos in examples/proto-deps match the server's (genproto);
 //   - start the real cdcstreamd --demo binary and debug it with grpcurl and grpc-health-probe the
 //     way a person would;
 //   - read the same range of changes from one cdcstreamd --demo with the Go, Python, Node and

@@ -1,6 +1,7 @@
-// Package proctest runs the module's commands as real processes, for tests that must meet
-// the binaries as users do (signals, exit statuses, logs, the argument list). It builds
-// commands once per test binary and starts cdcstreamd, waiting for its "listening" log line.
+// Package proctest runs the module's commands (and other programs, such as a load balancer) as
+// real processes, for tests that must meet the binaries as users do (signals, exit statuses,
+// logs, the argument list). It builds commands once per test binary, starts cdcstreamd waiting
+// for its "listening" log line, and starts any process waiting for lines it names.
 // Only tests import it.
 package proctest
 
@@ -99,15 +100,15 @@ var (
 	metricsRE   = regexp.MustCompile(`msg="serving metrics" address=(\S+)`)
 )
 
-// Daemon is a running cdcstreamd.
+// Daemon is a running process started by StartDaemon or StartProcess.
 type Daemon struct {
 	// Cmd is the process.
 	Cmd *exec.Cmd
-	// Log is everything it wrote, stdout and stderr.
+	// Log is everything it wrote: stdout and stderr, or only stderr when Options.Stdout is set.
 	Log *Log
-	// Addr is its gRPC address, from its "listening" log line.
+	// Addr is its gRPC address, from its "listening" log line (StartDaemon only).
 	Addr string
-	// MetricsURL is its /metrics URL when --metrics-listen was given.
+	// MetricsURL is its /metrics URL when --metrics-listen was given (StartDaemon only).
 	MetricsURL string
 
 	exited   chan struct{} // closed once it exited and its output was read; err is set then
@@ -115,37 +116,58 @@ type Daemon struct {
 	stopOnce sync.Once
 }
 
-// StartDaemon runs bin (cdcstreamd) with args and env added to the environment, waits until
-// it logs its listen address (and its metrics address when --metrics-listen is among args),
-// and stops it when the test ends.
-func StartDaemon(t testing.TB, bin string, env []string, args ...string) *Daemon {
+// Options shape how StartProcess runs a command.
+type Options struct {
+	// Env is added to the test's environment.
+	Env []string
+	// Ready lists patterns StartProcess waits for, each matched once against the lines the
+	// process writes to Log, in any order; StartProcess returns the submatches of each.
+	Ready []*regexp.Regexp
+	// Stdout, when set, receives the process's standard output unchanged (Log then holds only
+	// standard error, and Ready matches only that).
+	Stdout io.Writer
+	// ExtraFiles are inherited by the process as file descriptors 3, 4, ...
+	ExtraFiles []*os.File
+}
+
+// StartProcess runs bin with args, waits (up to StartTimeout) until every pattern of o.Ready
+// matched a line of its output, and stops it when the test ends. It returns the process and
+// the submatches of each Ready pattern, in the order of o.Ready.
+func StartProcess(t testing.TB, bin string, o Options, args ...string) (*Daemon, [][]string) {
 	t.Helper()
 	d := &Daemon{Cmd: exec.Command(bin, args...), Log: &Log{}, exited: make(chan struct{})}
-	d.Cmd.Env = append(os.Environ(), env...)
+	d.Cmd.Env = append(os.Environ(), o.Env...)
+	d.Cmd.ExtraFiles = o.ExtraFiles
 	pr, pw := io.Pipe()
 	d.Cmd.Stderr, d.Cmd.Stdout = pw, pw
+	if o.Stdout != nil {
+		d.Cmd.Stdout = o.Stdout
+	}
 	if err := d.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// addrs and metrics receive the addresses as logged; drained closes at the output's end.
-	addrs, metrics, drained := make(chan string, 1), make(chan string, 1), make(chan struct{})
+	// matches receives (pattern index, submatches) for the first line matching each pattern;
+	// drained closes at the output's end.
+	type match struct {
+		i  int
+		sm []string
+	}
+	matches, drained := make(chan match, len(o.Ready)), make(chan struct{})
 	go func() {
 		defer close(drained)
+		seen := make([]bool, len(o.Ready))
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(d.Log, line)
-			if m := listeningRE.FindStringSubmatch(line); m != nil {
-				select {
-				case addrs <- m[1]:
-				default:
+			for i, re := range o.Ready {
+				if seen[i] {
+					continue
 				}
-			}
-			if m := metricsRE.FindStringSubmatch(line); m != nil {
-				select {
-				case metrics <- "http://" + strings.TrimPrefix(m[1], "http://"):
-				default:
+				if sm := re.FindStringSubmatch(line); sm != nil {
+					seen[i] = true
+					matches <- match{i, sm}
 				}
 			}
 		}
@@ -158,20 +180,37 @@ func StartDaemon(t testing.TB, bin string, env []string, args ...string) *Daemon
 		close(d.exited)
 	}()
 	t.Cleanup(d.Stop)
-	wantMetrics := false
-	for _, a := range args {
-		wantMetrics = wantMetrics || a == "--metrics-listen" || strings.HasPrefix(a, "--metrics-listen=")
-	}
+	got := make([][]string, len(o.Ready))
 	deadline := time.After(StartTimeout)
-	for d.Addr == "" || (wantMetrics && d.MetricsURL == "") {
+	for n := 0; n < len(o.Ready); n++ {
 		select {
-		case d.Addr = <-addrs:
-		case d.MetricsURL = <-metrics:
+		case m := <-matches:
+			got[m.i] = m.sm
 		case <-d.exited:
-			t.Fatalf("cdcstreamd exited before listening: %v\n%s", d.err, d.Log)
+			t.Fatalf("%s exited before it was ready: %v\n%s", filepath.Base(bin), d.err, d.Log)
 		case <-deadline:
-			t.Fatalf("cdcstreamd did not log its address within %v:\n%s", StartTimeout, d.Log)
+			t.Fatalf("%s was not ready within %v:\n%s", filepath.Base(bin), StartTimeout, d.Log)
 		}
+	}
+	return d, got
+}
+
+// StartDaemon runs bin (cdcstreamd) with args and env added to the environment, waits until
+// it logs its listen address (and its metrics address when --metrics-listen is among args),
+// and stops it when the test ends.
+func StartDaemon(t testing.TB, bin string, env []string, args ...string) *Daemon {
+	t.Helper()
+	ready := []*regexp.Regexp{listeningRE}
+	for _, a := range args {
+		if a == "--metrics-listen" || strings.HasPrefix(a, "--metrics-listen=") {
+			ready = append(ready, metricsRE)
+			break
+		}
+	}
+	d, got := StartProcess(t, bin, Options{Env: env, Ready: ready}, args...)
+	d.Addr = got[0][1]
+	if len(got) > 1 {
+		d.MetricsURL = "http://" + strings.TrimPrefix(got[1][1], "http://")
 	}
 	return d
 }
@@ -194,6 +233,17 @@ func (d *Daemon) Wait(timeout time.Duration) (exited bool, err error) {
 		return false, nil
 	}
 }
+
+// Kill ends the process with SIGKILL and waits until it exited and its output was read.
+func (d *Daemon) Kill() {
+	d.stopOnce.Do(func() {
+		_ = d.Cmd.Process.Kill()
+		<-d.exited
+	})
+}
+
+// Exited is closed once the process exited and its output was read.
+func (d *Daemon) Exited() <-chan struct{} { return d.exited }
 
 // Stop ends the process with SIGTERM (SIGKILL after 30s) and waits for its output.
 func (d *Daemon) Stop() {

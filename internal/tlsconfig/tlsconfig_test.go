@@ -3,7 +3,6 @@ package tlsconfig_test
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/internal/tlsconfig"
 	"github.com/cdcstream/cdcstream/internal/tlsconfig/tlstest"
 )
@@ -29,16 +29,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // serve starts a gRPC server with the health service and the given credentials.
 func serve(t *testing.T, creds credentials.TransportCredentials) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(grpc.Creds(creds))
-	healthpb.RegisterHealthServer(gs, health.NewServer())
-	done := make(chan struct{}) // closed when Serve returns
-	go func() { defer close(done); _ = gs.Serve(lis) }()
-	t.Cleanup(func() { gs.Stop(); <-done })
-	return lis.Addr().String()
+	_, addr := testkit.Serve(t, func(gs grpc.ServiceRegistrar) { healthpb.RegisterHealthServer(gs, health.NewServer()) },
+		testkit.ServerOptions(grpc.Creds(creds)))
+	return addr
 }
 
 // check makes one health call and returns its error and the negotiated TLS version (0 when

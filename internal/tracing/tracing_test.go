@@ -2,7 +2,6 @@ package tracing_test
 
 import (
 	"context"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -14,11 +13,11 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/internal/tracing"
 	"github.com/cdcstream/cdcstream/server"
 	"github.com/cdcstream/cdcstream/server/servertest"
@@ -43,19 +42,6 @@ func TestOffWithoutEndpoint(t *testing.T) {
 	}
 }
 
-// serve runs gs on loopback until the test ends.
-func serve(t *testing.T, gs *grpc.Server) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}) // closed when Serve returns
-	go func() { defer close(done); _ = gs.Serve(lis) }()
-	t.Cleanup(func() { gs.Stop(); <-done })
-	return lis.Addr().String()
-}
-
 func TestSpansPerRPCAndPoll(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tr, err := tracing.Setup(context.Background(), tracing.WithExporter(exp))
@@ -68,15 +54,10 @@ func TestSpansPerRPCAndPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(tr.ServerOptions()...)
-	svc.Register(gs)
-	healthpb.RegisterHealthServer(gs, health.NewServer())
-	addr := serve(t, gs)
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc, _ := testkit.Serve(t, func(gs grpc.ServiceRegistrar) {
+		svc.Register(gs)
+		healthpb.RegisterHealthServer(gs, health.NewServer())
+	}, testkit.ServerOptions(tr.ServerOptions()...))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	client := cdcstreamv1.NewChangeStreamServiceClient(cc)
@@ -194,9 +175,7 @@ func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceService
 // only by the standard environment variable.
 func TestOTLPExportFlushedOnShutdown(t *testing.T) {
 	col := &collector{}
-	gs := grpc.NewServer()
-	coltracepb.RegisterTraceServiceServer(gs, col)
-	addr := serve(t, gs)
+	_, addr := testkit.Serve(t, func(gs grpc.ServiceRegistrar) { coltracepb.RegisterTraceServiceServer(gs, col) })
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+addr)
 	t.Setenv("OTEL_SERVICE_NAME", "cdcstreamd-test")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -3,23 +3,30 @@ package cdcstream.examples;
 import cdcstream.v1.Change.ChangeEvent;
 import cdcstream.v1.ChangeStreamServiceGrpc;
 import cdcstream.v1.CursorOuterClass.Cursor;
+import cdcstream.v1.Errors.ErrorReason;
 import cdcstream.v1.SelectorOuterClass.Selector;
 import cdcstream.v1.Service.StartPosition;
 import cdcstream.v1.Service.SubscribeRequest;
 import cdcstream.v1.Service.SubscribeResponse;
+import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
+import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.protobuf.StatusProto;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -30,16 +37,42 @@ import java.util.concurrent.TimeUnit;
  * names (JsonFormat; int64 values are exact decimal strings). With --checkpoints, checkpoints are
  * printed too, as {"checkpoint": {...}} lines. Diagnostics go to stderr.
  *
- * <p>The consumer keeps the newest cursor it has seen (from changes and checkpoints). When the
- * stream ends with UNAVAILABLE or RESOURCE_EXHAUSTED it resumes strictly after that cursor, with
- * exponential backoff and at most --max-retries consecutive failed attempts. Any other error ends
- * it.
+ * <p>The consumer keeps the newest cursor it has seen (from changes and checkpoints). How a
+ * stream ends is decided from the status code and the google.rpc.ErrorInfo reason in the status
+ * details (the grpc-status-details-bin trailer, read with grpc-java's StatusProto), compared with
+ * the generated cdcstream.v1.ErrorReason enum, never from the message text:
  *
- * <p>Exit status: 0 after --max-events changes, 1 on a gRPC error (the status code name is
- * printed to stderr), 2 on bad arguments.
+ * <ul>
+ *   <li>UNAVAILABLE with reason STREAM_ROTATED or SERVER_SHUTTING_DOWN is a planned end (the
+ *       server sent a final checkpoint first): it resumes strictly after the newest cursor at
+ *       once, without backoff and without counting an attempt, provided the ended stream
+ *       delivered at least one message (so a server that keeps refusing cannot make it spin);
+ *   <li>other UNAVAILABLE and RESOURCE_EXHAUSTED ends resume after the newest cursor, waiting the
+ *       google.rpc.RetryInfo delay when the status has one and an exponential backoff otherwise,
+ *       with at most --max-retries consecutive failed attempts;
+ *   <li>OUT_OF_RANGE with reason CURSOR_EXPIRED stops: the message names the expired cursor and
+ *       the earliest retained cursor (ErrorInfo metadata "earliest_cursor") to restart from;
+ *   <li>any other error ends it.
+ * </ul>
+ *
+ * <p>Every diagnostic names the status code and, when the status has one, the reason, as
+ * "UNAVAILABLE (STREAM_ROTATED): ...".
+ *
+ * <p>Exit status: 0 after --max-events changes, 1 on a gRPC error (CURSOR_EXPIRED included; the
+ * status code and reason are printed to stderr), 2 on bad arguments.
  */
 public final class CdcstreamConsumer {
   private static final String PROG = "cdcstream_consumer";
+
+  /** The ErrorInfo domain of cdcstream's reasons: the proto package of the ErrorReason enum. */
+  private static final String ERROR_DOMAIN = ErrorReason.getDescriptor().getFile().getPackage();
+
+  /** Reasons of a planned end: the server closed a healthy stream after a final checkpoint. */
+  private static final EnumSet<ErrorReason> PLANNED =
+      EnumSet.of(ErrorReason.STREAM_ROTATED, ErrorReason.SERVER_SHUTTING_DOWN);
+
+  /** The ErrorInfo metadata key holding the earliest retained cursor of CURSOR_EXPIRED. */
+  private static final String EARLIEST_CURSOR_KEY = "earliest_cursor";
 
   private static final JsonFormat.Printer PRINTER =
       JsonFormat.printer().preservingProtoFieldNames().omittingInsignificantWhitespace();
@@ -224,18 +257,78 @@ public final class CdcstreamConsumer {
     }
   }
 
+  /** How a stream attempt ended: the status and what its status details say. */
+  private static final class Ending {
+    final Status status;
+    /**
+     * The ErrorInfo reason; ERROR_REASON_UNSPECIFIED without a cdcstream ErrorInfo, UNRECOGNIZED
+     * for a reason newer than these stubs.
+     */
+    ErrorReason reason = ErrorReason.ERROR_REASON_UNSPECIFIED;
+    /** The reason as sent, for messages; empty without a cdcstream ErrorInfo. */
+    String reasonName = "";
+    Map<String, String> metadata = Map.of();
+    /** The RetryInfo delay in seconds, or null without RetryInfo. */
+    Double retryDelay;
+
+    Ending(Status status, Throwable t) {
+      this.status = status;
+      com.google.rpc.Status details = t == null ? null : StatusProto.fromThrowable(t);
+      if (details == null) {
+        return;
+      }
+      for (Any any : details.getDetailsList()) {
+        try {
+          if (any.is(ErrorInfo.class)) {
+            ErrorInfo info = any.unpack(ErrorInfo.class);
+            if (!info.getDomain().equals(ERROR_DOMAIN) || !reasonName.isEmpty()) {
+              continue;
+            }
+            reasonName = info.getReason();
+            metadata = info.getMetadataMap();
+            reason = ErrorReason.UNRECOGNIZED;
+            for (ErrorReason r : ErrorReason.values()) {
+              if (r != ErrorReason.UNRECOGNIZED && r.name().equals(reasonName)) {
+                reason = r;
+              }
+            }
+          } else if (any.is(RetryInfo.class)) {
+            RetryInfo ri = any.unpack(RetryInfo.class);
+            if (ri.hasRetryDelay()) {
+              double d = ri.getRetryDelay().getSeconds() + ri.getRetryDelay().getNanos() / 1e9;
+              if (d >= 0) {
+                retryDelay = d;
+              }
+            }
+          }
+        } catch (InvalidProtocolBufferException e) {
+          // a malformed detail message: act on the status code alone
+        }
+      }
+    }
+
+    /** The status code, the reason when there is one, and the message. */
+    @Override
+    public String toString() {
+      return status.getCode() + (reasonName.isEmpty() ? "" : " (" + reasonName + ")") + ": " + status.getDescription();
+    }
+  }
+
   private int follow(ChangeStreamServiceGrpc.ChangeStreamServiceBlockingStub stub) {
     String cursorId = from; // newest cursor seen; null until one is known
     long seen = 0;
     int failures = 0;
     while (true) {
-      Status status;
+      Ending end;
+      String resumedFrom = cursorId;
+      boolean delivered = false; // whether this attempt received any message
       Context.CancellableContext ctx = Context.current().withCancellation();
       Context previous = ctx.attach();
       try {
         Iterator<SubscribeResponse> it = stub.subscribe(request(cursorId));
         while (it.hasNext()) {
           SubscribeResponse resp = it.next();
+          delivered = true;
           switch (resp.getMessageCase()) {
             case CHANGE:
               failures = 0;
@@ -260,29 +353,49 @@ public final class CdcstreamConsumer {
               break; // unknown message kinds are ignored, as the contract requires
           }
         }
-        status = Status.OK.withDescription("stream ended without a status");
+        end = new Ending(Status.OK.withDescription("stream ended without a status"), null);
       } catch (StatusRuntimeException e) {
-        status = e.getStatus();
-        Status.Code code = status.getCode();
+        end = new Ending(e.getStatus(), e);
+        Status.Code code = end.status.getCode();
+        if (code == Status.Code.OUT_OF_RANGE && end.reason == ErrorReason.CURSOR_EXPIRED) {
+          String earliest = end.metadata.get(EARLIEST_CURSOR_KEY);
+          System.err.println(
+              PROG
+                  + ": "
+                  + end
+                  + "; cursor "
+                  + (resumedFrom == null ? "null" : "\"" + resumedFrom + "\"")
+                  + " expired, earliest retained cursor: "
+                  + (earliest == null || earliest.isEmpty()
+                      ? "unknown (restart with --earliest, changes in between are lost)"
+                      : "\"" + earliest + "\" (restart with --from " + earliest + ", changes in between are lost)"));
+          return 1;
+        }
         if (code != Status.Code.UNAVAILABLE && code != Status.Code.RESOURCE_EXHAUSTED) {
-          System.err.println(PROG + ": " + code + ": " + status.getDescription());
+          System.err.println(PROG + ": " + end);
           return 1;
         }
       } finally {
         ctx.detach(previous);
         ctx.cancel(null);
       }
+      if (end.status.getCode() == Status.Code.UNAVAILABLE && PLANNED.contains(end.reason) && delivered) {
+        // Not a failure: no backoff, no attempt counted.
+        System.err.println(PROG + ": " + end + "; resuming after cursor " + cursorId + " at once (planned end)");
+        continue;
+      }
       failures++;
       if (failures > maxRetries) {
-        System.err.println(
-            PROG + ": giving up after " + failures + " attempts: " + status.getCode() + ": " + status.getDescription());
+        System.err.println(PROG + ": giving up after " + failures + " attempts: " + end);
         return 1;
       }
       double delay =
-          Math.min(backoff * Math.pow(2, failures - 1), 5.0) * ThreadLocalRandom.current().nextDouble(0.8, 1.2);
+          end.retryDelay != null
+              ? end.retryDelay // the server said how long to wait
+              : Math.min(backoff * Math.pow(2, failures - 1), 5.0) * ThreadLocalRandom.current().nextDouble(0.8, 1.2);
       System.err.printf(
-          "%s: %s: %s; resuming after cursor %s in %.2fs (attempt %d of %d)%n",
-          PROG, status.getCode(), status.getDescription(), cursorId, delay, failures, maxRetries);
+          "%s: %s; resuming after cursor %s in %.2fs (attempt %d of %d)%n",
+          PROG, end, cursorId, delay, failures, maxRetries);
       try {
         Thread.sleep((long) (delay * 1000));
       } catch (InterruptedException e) {

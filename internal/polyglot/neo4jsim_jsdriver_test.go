@@ -1,0 +1,184 @@
+package polyglot
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcstream/cdcstream/internal/neo4jsim"
+	"github.com/cdcstream/cdcstream/internal/proctest"
+)
+
+// The official Neo4j JavaScript driver (npm neo4j-driver, pinned in
+// examples/neo4jsim-js/package-lock.json) against the simulator, started in this process on
+// 127.0.0.1:0. The node:test suites in examples/neo4jsim-js assert on what the driver returns;
+// this test runs them, requires every suite and case by name to report ok in node's TAP
+// output, and checks on the simulator's side that the JavaScript writes reached its CDC log.
+
+// neo4jsimJSCases are the node:test cases, by file, that must pass. A case renamed or
+// removed in JavaScript fails this test instead of silently dropping out.
+var neo4jsimJSCases = map[string][]string{
+	"auth.test.js": {
+		"a wrong driver password is Unauthorized",
+		"a wrong session password on a new connection is Unauthorized",
+		"a wrong session password on a pooled connection fails, and the driver recovers",
+	},
+	"cdc_examples.test.js": {
+		"the Python CDCService loop, ported, follows changes and keeps its cursor at current",
+		"Neo4j's JavaScript CDC example follows changes from db.cdc.earliest",
+		"the @neo4j/graphql poll statement returns the current id, the events and their count",
+	},
+	"writes_reads.test.js": {
+		"CREATE, MERGE, SET, REMOVE and DELETE through executeWrite arrive as CDC events with metadata and keys",
+		"graph reads return nodes, relationships and counts",
+		"a key constraint violation fails the write with Neo4j's code and leaves no change",
+	},
+}
+
+var neo4jsimJSSuite once
+
+// neo4jsimJS copies examples/neo4jsim-js to the run's directory, installs its locked
+// dependencies there with `npm ci`, and returns the directory.
+func neo4jsimJS(t testing.TB) string {
+	t.Helper()
+	return neo4jsimJSSuite.get(t, func() (string, string, error) {
+		if n := lookPaths("node", "npm"); n != "" {
+			return "", n + " missing (Node.js >= 20 with npm): " + installHint, nil
+		}
+		out, err := run(repoRoot, nil, time.Minute, "node", "-p", "process.versions.node")
+		if err != nil {
+			return "", "", err
+		}
+		var major int
+		if _, err := fmt.Sscanf(strings.TrimSpace(out), "%d", &major); err != nil || major < 20 {
+			return "", fmt.Sprintf("node %s is too old (>= 20 needed for node:test with --test-concurrency): %s", strings.TrimSpace(out), installHint), nil
+		}
+		src := filepath.Join(repoRoot, "examples", "neo4jsim-js")
+		dir := filepath.Join(artifacts, "neo4jsim-js")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", "", err
+		}
+		names, err := filepath.Glob(filepath.Join(src, "*.js"))
+		if err != nil {
+			return "", "", err
+		}
+		for _, f := range append(names, filepath.Join(src, "package.json"), filepath.Join(src, "package-lock.json")) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return "", "", err
+			}
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+				return "", "", err
+			}
+		}
+		if _, err := run(dir, nil, 5*time.Minute, "npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"); err != nil {
+			return "", "", fmt.Errorf("npm ci from examples/neo4jsim-js/package-lock.json: %w", err)
+		}
+		return dir, "", nil
+	})
+}
+
+// tapLine is a test point of node's TAP reporter, at any nesting depth.
+var tapLine = regexp.MustCompile(`^\s*(not ok|ok) \d+ - (.*?)(?: # (SKIP|TODO).*)?$`)
+
+// tapResults maps each test point's name to "ok", "not ok", "SKIP" or "TODO".
+func tapResults(out string) map[string]string {
+	res := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		m := tapLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		verdict := m[1]
+		if m[3] != "" {
+			verdict = m[3]
+		}
+		res[m[2]] = verdict
+	}
+	return res
+}
+
+func TestNeo4jJSDriverAgainstTheSimulator(t *testing.T) {
+	dir := neo4jsimJS(t)
+	dbms := neo4jsim.NewDBMS(neo4jsim.Config{
+		Users:     []neo4jsim.User{{Name: "neo4j", Password: "password", Admin: true}, {Name: "reader", Password: "secret"}},
+		Databases: []string{"neo4j"},
+	})
+	db := dbms.Database("neo4j")
+	for _, label := range []string{"Person", "Company"} {
+		if err := db.CreateNodeKey(label, "id"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	simLog := &proctest.Log{}
+	srv, err := neo4jsim.NewServer(dbms, "127.0.0.1:0", neo4jsim.WithLogger(slog.New(slog.NewTextHandler(simLog, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	earliest, err := db.Earliest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	files := make([]string, 0, len(neo4jsimJSCases))
+	for f := range neo4jsimJSCases {
+		files = append(files, f)
+	}
+	slices.Sort(files)
+	env := []string{"NEO4JSIM_URI=" + srv.BoltURI(), "NEO4JSIM_USER=neo4j", "NEO4JSIM_PASSWORD=password",
+		"NEO4JSIM_DATABASE=neo4j", "NEO4JSIM_READER=reader", "NEO4JSIM_READER_PASSWORD=secret"}
+	args := append([]string{"--test", "--test-reporter=tap", "--test-concurrency=1"}, files...)
+	out, runErr := run(dir, env, 5*time.Minute, "node", args...)
+	results := tapResults(out)
+	for _, f := range files {
+		for _, name := range neo4jsimJSCases[f] {
+			if got := results[name]; got != "ok" {
+				t.Errorf("%s: %q: %s", f, name, map[string]string{"": "did not run"}[got]+got)
+			}
+		}
+	}
+	for name, verdict := range results {
+		if verdict != "ok" {
+			t.Errorf("node test %q: %s", name, verdict)
+		}
+	}
+	if !strings.Contains(out, "\n# fail 0") || runErr != nil {
+		status := "no failure reported"
+		if runErr != nil {
+			status, _, _ = strings.Cut(runErr.Error(), "\n")
+		}
+		t.Errorf("node --test did not pass (%s)", status)
+	}
+	if t.Failed() {
+		t.Logf("node output:\n%s\nsimulator log:\n%s", out, simLog.String())
+		return
+	}
+
+	// The simulator's side: the JavaScript transactions are in the CDC log with their metadata
+	// and the user of the session that wrote them.
+	recs, err := db.Query(neo4jsim.User{Name: "neo4j", Admin: true}, earliest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]int{}
+	for _, r := range recs {
+		md, _ := r.Metadata["txMetadata"].(map[string]any)
+		if md["app"] == "neo4jsim-js" {
+			steps[fmt.Sprint(md["step"])]++
+			if r.Metadata["authenticatedUser"] != "neo4j" {
+				t.Errorf("record %s: authenticatedUser %v", r.ID, r.Metadata["authenticatedUser"])
+			}
+		}
+	}
+	want := map[string]int{"create": 3, "merge": 1, "set": 1, "delete": 2, "read-setup": 3, "count": 1}
+	if fmt.Sprint(steps) != fmt.Sprint(want) {
+		t.Errorf("records written by the JavaScript app, by step: %v, want %v", steps, want)
+	}
+}
