@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,4 +186,43 @@ func TestMetricsTLSAndToken(t *testing.T) {
 	if code, _ := get("https", "0123456789abcdef-new"); code != http.StatusOK {
 		t.Errorf("new token after reload: %d, want 200", code)
 	}
+}
+
+// lockedBuffer is a buffer safe for concurrent writes and reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// The file checks run again on SIGHUP: a tokens file made world-readable after the start is
+// warned about on the next reload.
+func TestFileWarningsOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	tokens := writeFile(t, dir, "tokens.json", `[{"name":"a","token":"0123456789abcdef0123","databases":["*"]}]`, 0o600)
+	var logs lockedBuffer
+	startDaemonLogged(t, env(), &logs, nil, "--auth-tokens-file", tokens)
+	const warning = `msg="secret file is accessible to others than its owner: chmod 600 it" flag=--auth-tokens-file`
+	if strings.Contains(logs.String(), warning) {
+		t.Fatalf("a 0600 tokens file was warned about:\n%s", logs.String())
+	}
+	if err := os.Chmod(tokens, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The daemon's SIGHUP loop (hardening.start) is listening: the signal reloads, not kills.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "warning after SIGHUP", func() bool { return strings.Contains(logs.String(), warning) })
 }

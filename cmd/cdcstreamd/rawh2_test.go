@@ -33,11 +33,18 @@ func startDaemon(t testing.TB, getenv func(string) string, args ...string) (*dae
 // (to register more services).
 func startDaemonWith(t testing.TB, getenv func(string) string, beforeRun func(*daemon), args ...string) (*daemon, string) {
 	t.Helper()
+	return startDaemonLogged(t, getenv, io.Discard, beforeRun, args...)
+}
+
+// startDaemonLogged is startDaemonWith logging (text) to logs, which must be safe for
+// concurrent writes.
+func startDaemonLogged(t testing.TB, getenv func(string) string, logs io.Writer, beforeRun func(*daemon), args ...string) (*daemon, string) {
+	t.Helper()
 	cfg, err := parseConfig(append([]string{"--demo", "--demo-rate", "0", "--listen", "127.0.0.1:0"}, args...), getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := build(ctx, cfg, logger)
 	if err != nil {
