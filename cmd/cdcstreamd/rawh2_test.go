@@ -187,19 +187,34 @@ func (h *rawH2) read() {
 	}
 }
 
-// headersOnly opens n streams on path with HEADERS only: no DATA, no END_STREAM.
-func (h *rawH2) headersOnly(t *testing.T, path string, n int) {
+// headersOnly opens n streams on path with HEADERS only (plus extra header fields, split
+// into CONTINUATION frames as needed): no DATA, no END_STREAM.
+func (h *rawH2) headersOnly(t *testing.T, path string, n int, extra ...hpack.HeaderField) {
 	t.Helper()
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
+	const maxFrame = 16 << 10 // HTTP/2's initial SETTINGS_MAX_FRAME_SIZE
 	for i := 0; i < n; i++ {
 		h.hbuf.Reset()
 		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", path},
 			{":authority", "localhost"}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
 			h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 		}
-		if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: h.next, BlockFragment: h.hbuf.Bytes(), EndHeaders: true}); err != nil {
+		for _, f := range extra {
+			h.enc.WriteField(f)
+		}
+		block := h.hbuf.Bytes()
+		first := block[:min(len(block), maxFrame)]
+		block = block[len(first):]
+		if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: h.next, BlockFragment: first, EndHeaders: len(block) == 0}); err != nil {
 			t.Fatalf("stream %d: %v", h.next, err)
+		}
+		for len(block) > 0 {
+			part := block[:min(len(block), maxFrame)]
+			block = block[len(part):]
+			if err := h.fr.WriteContinuation(h.next, len(block) == 0, part); err != nil {
+				t.Fatalf("stream %d: %v", h.next, err)
+			}
 		}
 		h.next += 2
 	}

@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
@@ -254,4 +256,40 @@ func TestIdleConnectionsCannotStarve(t *testing.T) {
 	served(t, addr)
 	t.Logf("%d idle connections, --max-connections %d, --handshake-timeout %v: %v rejected at accept, at most %d held; all closed; a client was then served; +%.1f MiB RSS",
 		idle, capacity, d.cfg.hardening.transport.handshakeTimeout, metricValue(t, d, "cdcstream_connections_rejected_total"), capacity, float64(int64(rssBytes())-int64(baseRSS))/(1<<20))
+}
+
+// Request metadata beyond --max-header-list-size (16 KiB) is refused; metadata within it is
+// served.
+func TestHeaderListSizeBounded(t *testing.T) {
+	_, addr := startDaemon(t, env())
+	cc := dialGRPC(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	check := func(size int) error {
+		md := metadata.Pairs("x-padding", strings.Repeat("a", size))
+		_, err := healthpb.NewHealthClient(cc).Check(metadata.NewOutgoingContext(ctx, md), &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+		return err
+	}
+	if err := check(8 << 10); err != nil {
+		t.Fatalf("8 KiB of metadata: %v", err)
+	}
+	// grpc-go's client honours the advertised limit and refuses to send.
+	if err := check(20 << 10); err == nil {
+		t.Fatal("20 KiB of metadata was accepted; --max-header-list-size is 16 KiB")
+	}
+	// A raw client that ignores it has its stream refused or its connection closed.
+	h := dialH2(t, addr)
+	h.headersOnly(t, "/grpc.health.v1.Health/Check", 1, hpack.HeaderField{Name: "x-padding", Value: strings.Repeat("a", 20<<10)})
+	waitFor(t, "the oversized stream refused", func() bool {
+		select {
+		case <-h.done:
+			return true
+		default:
+			return h.refused.Load() > 0 || h.status(strconv.Itoa(int(codes.Internal))) > 0
+		}
+	})
+	if h.status(strconv.Itoa(int(codes.OK))) > 0 {
+		t.Error("the stream with oversized metadata was served")
+	}
+	served(t, addr)
 }
