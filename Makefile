@@ -7,7 +7,7 @@ BUF       := bin/buf
 GOTESTSUM := bin/gotestsum
 PKGS  := ./...
 
-.PHONY: all build generate lint breaking ci-checks test test-neo4j test-go test-polyglot run ci bench fuzz clean
+.PHONY: all build generate lint breaking ci-checks test test-neo4j test-go test-polyglot test-deploy run ci bench fuzz clean
 
 all: build
 
@@ -42,14 +42,27 @@ breaking: $(BUF)
 run:
 	$(GO) run ./cmd/cdcstreamd --demo
 
-## test: every test — Go (race detector on), the polyglot clients, scale-out behind HAProxy, chaos.
-test: test-go test-polyglot test-scale test-chaos
+## test: every test — Go (race detector on), the polyglot clients, the deployment artefacts,
+## scale-out behind HAProxy and chaos.
+test: test-go test-polyglot test-deploy test-scale test-chaos
 
 test-go: $(GOTESTSUM)
 	$(GOTESTSUM) --format testname -- -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /internal/polyglot -e /internal/scaletest)
 
 -include examples/polyglot.mk
 -include deploy/haproxy/haproxy.mk
+
+## test-deploy: the Dockerfile (its build stage run outside Docker), the Kubernetes manifests,
+## the alerting rules (promtool) and dashboard, and the polyglot install's verification. A
+## module of its own (deploy/go.mod), so that the Kubernetes and Prometheus libraries stay out
+## of cdcstream's go.mod.
+test-deploy: bin/promtool
+	cd deploy && $(GO) vet ./... && CDCSTREAM_PROMTOOL=$(CURDIR)/bin/promtool $(GO) test -race -count=1 -timeout 20m ./...
+
+# promtool (Prometheus' rule checker) at the version pinned in deploy/go.mod, built before the
+# tests so that its long first build does not count against their timeout.
+bin/promtool: deploy/go.mod deploy/go.sum
+	cd deploy && $(GO) build -o ../bin/promtool github.com/prometheus/prometheus/cmd/promtool
 
 ## test-neo4j: prove the service on a real Neo4j Enterprise server (5.13+, CDC FULL, an admin
 ## user): NEO4J_TEST_URI=neo4j://host:7687 NEO4J_TEST_USER=neo4j NEO4J_TEST_PASSWORD=... make test-neo4j

@@ -30,11 +30,18 @@ polyglot_empty     :=
 polyglot_space     := $(polyglot_empty) $(polyglot_empty)
 POLYGLOT_JAVA_CP   := $(subst $(polyglot_space),:,$(foreach j,$(POLYGLOT_JAVA_JARS),/usr/share/java/$(j).jar))
 
-.PHONY: polyglot-deps polyglot-apt polyglot-gen test-polyglot
+.PHONY: polyglot-deps polyglot-apt polyglot-verify polyglot-gen test-polyglot
 
-## polyglot-deps: Debian packages, npm ci in examples/node and examples/neo4jsim-js, bin/grpc-health-probe.
+## polyglot-deps: Debian packages, npm ci in examples/node and examples/neo4jsim-js,
+## bin/grpc-health-probe, then polyglot-verify.
 polyglot-deps: polyglot-apt examples/node/node_modules/.package-lock.json \
 	examples/neo4jsim-js/node_modules/.package-lock.json bin/grpc-health-probe
+	@$(MAKE) --no-print-directory polyglot-verify
+
+## polyglot-verify: prove every installed runtime, plugin and jar works (examples/verify-deps.sh);
+## run last by polyglot-deps, so a missing package fails the install, naming the package.
+polyglot-verify:
+	@POLYGLOT_JAVA_CP='$(POLYGLOT_JAVA_CP)' HEALTH_PROBE=bin/grpc-health-probe bash examples/verify-deps.sh
 
 polyglot-apt:
 	@missing=""; for p in $(POLYGLOT_DEBS); do \

@@ -193,7 +193,7 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 	if got, _ := strconv.Atoi(ended("Unavailable", "STREAM_ROTATED")); got < 2 {
 		t.Errorf("rotations in the metrics: %d, want at least 2 (logged: %d)", got, logged)
 	}
-	if got := ended("Canceled", ""); got != "1" {
+	if got := ended("Canceled", "none"); got != "1" {
 		t.Errorf("canceled streams in the metrics: %s, want 1 (cdctail's)", got)
 	}
 	p.Stop()

@@ -11,7 +11,7 @@
 //	cdcstream_streams_ended_total{database,code,reason}    counter: streams ended, by status
 //	                                                       code and ErrorInfo reason
 //	                                                       (STREAM_ROTATED, SERVER_SHUTTING_DOWN,
-//	                                                       CURSOR_EXPIRED...; "" for none)
+//	                                                       CURSOR_EXPIRED...; "none" for none)
 //	cdcstream_changes_sent_total{database}                 counter: ChangeEvents sent
 //	cdcstream_checkpoints_sent_total{database}             counter: Checkpoints sent
 //	cdcstream_delivery_lag_seconds{database}               histogram: send time minus the

@@ -90,7 +90,7 @@ func New(opts ...Option) *Metrics {
 		}, []string{"database"}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "cdcstream", Name: "streams_ended_total",
-			Help: "Subscribe streams ended, by status code and ErrorInfo reason (STREAM_ROTATED: rotated by --max-stream-age; SERVER_SHUTTING_DOWN: shutdown; empty: no reason, e.g. the client canceled).",
+			Help: "Subscribe streams ended, by status code and ErrorInfo reason (STREAM_ROTATED: rotated by --max-stream-age; SERVER_SHUTTING_DOWN: shutdown; none: no reason, e.g. the client canceled).",
 		}, []string{"database", "code", "reason"}),
 		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "cdcstream", Name: "poll_duration_seconds",

@@ -302,7 +302,7 @@ func TestScrapeDuringTraffic(t *testing.T) {
 		fams := scrape(t, url)
 		if value(fams, "grpc_server_handled_total", canceled) == 1 {
 			expect(fams, "cdcstream_subscriptions_active", db, 0)
-			expect(fams, "cdcstream_streams_ended_total", map[string]string{"database": "neo4j", "code": "Canceled", "reason": ""}, 1)
+			expect(fams, "cdcstream_streams_ended_total", map[string]string{"database": "neo4j", "code": "Canceled", "reason": metrics.NoReason}, 1)
 			break
 		}
 		select {

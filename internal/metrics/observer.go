@@ -9,6 +9,11 @@ import (
 	"github.com/cdcstream/cdcstream/server"
 )
 
+// NoReason is the reason label of streams that ended without an ErrorInfo reason (the client
+// canceled, a deadline passed). Prometheus treats an empty label value as no label, so the
+// series says so explicitly.
+const NoReason = "none"
+
 // Observer returns the server.Observer that feeds the stream metrics: the active gauge, the
 // streams ended by code and reason (rotations show as reason STREAM_ROTATED), messages sent
 // and the delivery lag. Pass it to server.WithObserver. The server hands it the database the
@@ -31,7 +36,7 @@ func (o *observer) StreamEnded(database string, code codes.Code, reason cdcstrea
 	if o.m.isConfirmed(database) {
 		label = database
 	}
-	r := ""
+	r := NoReason
 	if reason != cdcstreamv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
 		r = reason.String()
 	}
