@@ -9,6 +9,13 @@
 // a hard stop that still waits for handlers, then the Neo4j driver closes. SIGHUP reloads TLS
 // certificates and bearer tokens without dropping streams.
 //
+// Below the service it bounds what a client can hold (transport.go, guard.go): streams per
+// connection, header size, handshake time, open connections, connection idle time and age,
+// and the time to a call's first request message; undecodable requests are answered
+// INVALID_ARGUMENT / INVALID_REQUEST, and panics in handlers INTERNAL (recovery.go). It
+// warns at start and on SIGHUP about expiring certificates and secret files others can read
+// (checks.go), and can serve /metrics over TLS with a bearer token (metricsauth.go).
+//
 // With --demo it starts an embedded Neo4j simulator (internal/neo4jsim) with a deterministic
 // workload and serves that: this is what `make run` runs.
 //

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -31,10 +32,12 @@ const defaultMaxRecvMsgSize = 4 << 20
 
 // hardeningConfig holds the hardening flags.
 type hardeningConfig struct {
-	tlsCert, tlsKey, tlsClientCA string
-	authTokensFile               string
-	metricsListen                string
-	maxSubscriptionsPerToken     int
+	tlsCert, tlsKey, tlsClientCA  string
+	authTokensFile                string
+	metricsListen                 string
+	metricsTLSCert, metricsTLSKey string
+	metricsTokenFile              string
+	maxSubscriptionsPerToken      int
 	// perTokenExplicit says --max-subscriptions-per-token (or its env var) was given; without
 	// it, tokens get defaultPerTokenLimit (resolvePerToken).
 	perTokenExplicit    bool
@@ -44,6 +47,7 @@ type hardeningConfig struct {
 	logSampleRate       int
 	maxRecvMsgSize      int
 	neo4jUseLeader      bool
+	transport           transportConfig // connection and stream bounds (transport.go)
 }
 
 // addHardeningFlags defines the hardening flags on fs, with CDCSTREAM_* environment variables
@@ -55,6 +59,9 @@ func addHardeningFlags(fs *flag.FlagSet, getenv func(string) string) *hardeningC
 	fs.StringVar(&h.tlsClientCA, "tls-client-ca", envOr(getenv, "CDCSTREAM_TLS_CLIENT_CA", ""), "PEM CA file: require client certificates signed by it (mutual TLS) (env CDCSTREAM_TLS_CLIENT_CA)")
 	fs.StringVar(&h.authTokensFile, "auth-tokens-file", envOr(getenv, "CDCSTREAM_AUTH_TOKENS_FILE", ""), `JSON file of bearer tokens [{"name","token","databases"}]; reloaded on SIGHUP (env CDCSTREAM_AUTH_TOKENS_FILE)`)
 	fs.StringVar(&h.metricsListen, "metrics-listen", envOr(getenv, "CDCSTREAM_METRICS_LISTEN", ""), "address serving Prometheus /metrics, e.g. 127.0.0.1:9095; empty = off (env CDCSTREAM_METRICS_LISTEN)")
+	fs.StringVar(&h.metricsTLSCert, "metrics-tls-cert", envOr(getenv, "CDCSTREAM_METRICS_TLS_CERT", ""), "PEM certificate file: serve /metrics over TLS (with --metrics-tls-key; may be --tls-cert's; reloaded on SIGHUP) (env CDCSTREAM_METRICS_TLS_CERT)")
+	fs.StringVar(&h.metricsTLSKey, "metrics-tls-key", envOr(getenv, "CDCSTREAM_METRICS_TLS_KEY", ""), "PEM private key file of --metrics-tls-cert (env CDCSTREAM_METRICS_TLS_KEY)")
+	fs.StringVar(&h.metricsTokenFile, "metrics-token-file", envOr(getenv, "CDCSTREAM_METRICS_TOKEN_FILE", ""), "file holding the bearer token /metrics requires (Authorization: Bearer); reloaded on SIGHUP (env CDCSTREAM_METRICS_TOKEN_FILE)")
 	fs.IntVar(&h.maxSubscriptionsPerToken, "max-subscriptions-per-token", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN", 0), "maximum concurrent subscriptions per token; 0 = no limit; unset with --auth-tokens-file = max(1, --max-subscriptions/4) (env CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN)")
 	h.perTokenExplicit = getenv("CDCSTREAM_MAX_SUBSCRIPTIONS_PER_TOKEN") != ""
 	fs.DurationVar(&h.maxStreamAge, "max-stream-age", envDuration(getenv, "CDCSTREAM_MAX_STREAM_AGE", 0),
@@ -67,6 +74,7 @@ func addHardeningFlags(fs *flag.FlagSet, getenv func(string) string) *hardeningC
 		fmt.Sprintf("log at most this many ended or refused calls per reason and second (the rest counted in one line; cdcstream_refusals_total counts all), %d..%d (env CDCSTREAM_LOG_SAMPLE_RATE)", server.MinLogSampleRate, server.MaxLogSampleRate))
 	fs.IntVar(&h.maxRecvMsgSize, "max-recv-msg-size", envInt(getenv, "CDCSTREAM_MAX_RECV_MSG_SIZE", defaultMaxRecvMsgSize), "largest request message in bytes (env CDCSTREAM_MAX_RECV_MSG_SIZE)")
 	fs.BoolVar(&h.neo4jUseLeader, "neo4j-use-leader", envBool(getenv, "CDCSTREAM_NEO4J_USE_LEADER"), "run CDC queries on the cluster leader (freshest, loads the leader) instead of any reader (env CDCSTREAM_NEO4J_USE_LEADER)")
+	addTransportFlags(fs, getenv, &h.transport)
 	return h
 }
 
@@ -110,6 +118,12 @@ func (h *hardeningConfig) validate() error {
 	if h.tlsClientCA != "" && h.tlsCert == "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
 	}
+	if (h.metricsTLSCert == "") != (h.metricsTLSKey == "") {
+		errs = append(errs, errors.New("--metrics-tls-cert and --metrics-tls-key go together"))
+	}
+	if (h.metricsTLSCert != "" || h.metricsTokenFile != "") && h.metricsListen == "" {
+		errs = append(errs, errors.New("--metrics-tls-cert and --metrics-token-file need --metrics-listen"))
+	}
 	if h.maxSubscriptionsPerToken < 0 {
 		errs = append(errs, fmt.Errorf("--max-subscriptions-per-token %d: must not be negative", h.maxSubscriptionsPerToken))
 	}
@@ -118,6 +132,9 @@ func (h *hardeningConfig) validate() error {
 	}
 	if h.maxRecvMsgSize < 1024 || h.maxRecvMsgSize > 64<<20 {
 		errs = append(errs, fmt.Errorf("--max-recv-msg-size %d: must be within 1KiB..64MiB", h.maxRecvMsgSize))
+	}
+	if err := h.transport.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -129,7 +146,16 @@ type hardening struct {
 	tls     *tlsconfig.Server // nil without TLS
 	tokens  *auth.Store       // nil without tokens
 	metrics *metrics.Metrics
-	tracing *tracing.Tracing
+	// transport counts connections, rejected requests and panics (on metrics' registry).
+	transport *metrics.Transport
+	tracing   *tracing.Tracing
+	// guard reads every call's requests (guard.go).
+	guard *requestGuard
+	// metricsTLS and metricsToken protect /metrics; nil when not configured.
+	metricsTLS   *tlsconfig.Server
+	metricsToken *metricsToken
+	// neo4jPasswordFile is checked with the other secret files (checks.go); set by build.
+	neo4jPasswordFile string
 }
 
 // startHardening loads certificates and tokens and sets up metrics and tracing. It logs loudly
@@ -137,7 +163,8 @@ type hardening struct {
 func startHardening(ctx context.Context, h *hardeningConfig, listen string, logger *slog.Logger) (*hardening, error) {
 	if h == nil {
 		h = &hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize, sendTimeout: server.DefaultSendTimeout,
-			futureCursorTimeout: server.DefaultFutureCursorTimeout, logSampleRate: server.DefaultLogSampleRate}
+			futureCursorTimeout: server.DefaultFutureCursorTimeout, logSampleRate: server.DefaultLogSampleRate,
+			transport: defaultTransport()}
 	}
 	hd := &hardening{cfg: h, logger: logger}
 	var err error
@@ -147,10 +174,18 @@ func startHardening(ctx context.Context, h *hardeningConfig, listen string, logg
 	if hd.tokens, err = loadTokens(h, logger); err != nil {
 		return nil, err
 	}
+	if hd.metricsTLS, err = loadMetricsTLS(h); err != nil {
+		return nil, err
+	}
+	if hd.metricsToken, err = loadMetricsToken(h.metricsTokenFile); err != nil {
+		return nil, err
+	}
 	if hd.tracing, err = startTracing(ctx, logger); err != nil {
 		return nil, err
 	}
 	hd.metrics = metrics.New()
+	hd.transport = metrics.NewTransport(hd.metrics.Registry())
+	hd.guard = newRequestGuard(h.transport.firstMessageTimeout, hd.transport)
 	hd.warnInsecure(listen)
 	return hd, nil
 }
@@ -168,20 +203,23 @@ func (hd *hardening) serviceOptions() []server.Option {
 	}
 }
 
-// serverOptions are the grpc.Server options: credentials, message size, interceptors (gRPC
-// metrics first so refused calls count, then authentication) and the tracing stats handler.
+// serverOptions are the grpc.Server options: the transport bounds, credentials, message size,
+// interceptors (gRPC metrics first so refused calls count, then panic recovery so that a
+// panic is counted as INTERNAL, then authentication) and the tracing stats handler.
 func (hd *hardening) serverOptions() []grpc.ServerOption {
-	unary := []grpc.UnaryServerInterceptor{hd.metrics.UnaryInterceptor()}
-	stream := []grpc.StreamServerInterceptor{hd.metrics.GRPCStreamInterceptor()}
+	recoverUnary, recoverStream := recoveryInterceptors(hd.logger, hd.transport)
+	unary := []grpc.UnaryServerInterceptor{hd.metrics.UnaryInterceptor(), recoverUnary}
+	stream := []grpc.StreamServerInterceptor{hd.guard.metricsStreamInterceptor(hd.metrics.GRPCStreamInterceptor()), recoverStream}
 	if ai := hd.interceptors(); ai != nil {
 		unary = append(unary, ai.UnaryInterceptor())
 		stream = append(stream, ai.StreamInterceptor())
 	}
-	opts := []grpc.ServerOption{
+	opts := append(hd.cfg.transport.serverOptions(),
+		grpc.ForceServerCodecV2(newGuardCodec(hd.guard)),
 		grpc.MaxRecvMsgSize(hd.cfg.maxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-	}
+	)
 	if hd.tls != nil {
 		opts = append(opts, grpc.Creds(hd.tls.Credentials()))
 	}
@@ -189,13 +227,14 @@ func (hd *hardening) serverOptions() []grpc.ServerOption {
 }
 
 // start runs the background parts until ctx is done: the metrics HTTP server (when
-// --metrics-listen is set) and the SIGHUP reloader. Call it after registering the services on
+// --metrics-listen is set) and the SIGHUP reloader, which also repeats the file checks
+// (checks.go). Call it after registering the services on
 // gs. The goroutines are tracked by bg.
 func (hd *hardening) start(ctx context.Context, gs *grpc.Server, bg *sync.WaitGroup) error {
 	if err := hd.serveMetrics(ctx, gs, bg); err != nil {
 		return err
 	}
-	if hd.tls == nil && hd.tokens == nil {
+	if hd.tls == nil && hd.tokens == nil && hd.metricsTLS == nil && hd.metricsToken == nil {
 		return nil
 	}
 	// hup receives SIGHUP; signal.Stop releases it when ctx ends.
@@ -212,10 +251,22 @@ func (hd *hardening) start(ctx context.Context, gs *grpc.Server, bg *sync.WaitGr
 			case <-hup:
 				hd.reloadTokens()
 				hd.reloadTLS()
+				hd.reloadMetricsAuth()
+				hd.checkFiles(time.Now())
 			}
 		}
 	}()
 	return nil
+}
+
+// registrar is where services are registered on gs: through the request guard.
+func (hd *hardening) registrar(gs *grpc.Server) grpc.ServiceRegistrar {
+	return guardRegistrar{ServiceRegistrar: gs, g: hd.guard}
+}
+
+// listener caps lis at --max-connections, counted in the transport metrics.
+func (hd *hardening) listener(lis net.Listener) net.Listener {
+	return newLimitListener(lis, hd.cfg.transport.maxConnections, hd.transport)
 }
 
 // stop flushes traces.

@@ -36,19 +36,36 @@ func TestHardeningFlags(t *testing.T) {
 		h.maxSubscriptionsPerToken != 4 || h.metricsListen != "127.0.0.1:9095" || h.maxRecvMsgSize != defaultMaxRecvMsgSize {
 		t.Fatalf("parsed %+v", h)
 	}
+	if h.transport != defaultTransport() {
+		t.Fatalf("transport defaults: %+v, want %+v", h.transport, defaultTransport())
+	}
 	if err := h.validate(); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestHardeningValidate(t *testing.T) {
-	ok := func() hardeningConfig { return hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize} }
+	ok := func() hardeningConfig {
+		return hardeningConfig{maxRecvMsgSize: defaultMaxRecvMsgSize, transport: defaultTransport()}
+	}
 	cases := map[string]func(*hardeningConfig){
-		"cert without key":      func(h *hardeningConfig) { h.tlsCert = "c" },
-		"client CA without TLS": func(h *hardeningConfig) { h.tlsClientCA = "ca" },
-		"negative per token":    func(h *hardeningConfig) { h.maxSubscriptionsPerToken = -1 },
-		"per token, no tokens":  func(h *hardeningConfig) { h.maxSubscriptionsPerToken = 2 },
-		"tiny message size":     func(h *hardeningConfig) { h.maxRecvMsgSize = 10 },
+		"cert without key":         func(h *hardeningConfig) { h.tlsCert = "c" },
+		"client CA without TLS":    func(h *hardeningConfig) { h.tlsClientCA = "ca" },
+		"negative per token":       func(h *hardeningConfig) { h.maxSubscriptionsPerToken = -1 },
+		"per token, no tokens":     func(h *hardeningConfig) { h.maxSubscriptionsPerToken = 2 },
+		"tiny message size":        func(h *hardeningConfig) { h.maxRecvMsgSize = 10 },
+		"no streams":               func(h *hardeningConfig) { h.transport.maxConcurrentStreams = 0 },
+		"tiny header list":         func(h *hardeningConfig) { h.transport.maxHeaderListSize = 100 },
+		"huge header list":         func(h *hardeningConfig) { h.transport.maxHeaderListSize = 2 << 20 },
+		"no handshake time":        func(h *hardeningConfig) { h.transport.handshakeTimeout = 0 },
+		"no first message time":    func(h *hardeningConfig) { h.transport.firstMessageTimeout = 0 },
+		"no connections":           func(h *hardeningConfig) { h.transport.maxConnections = 0 },
+		"negative idle":            func(h *hardeningConfig) { h.transport.maxConnectionIdle = -time.Second },
+		"negative age":             func(h *hardeningConfig) { h.transport.maxConnectionAge = -time.Second },
+		"negative age grace":       func(h *hardeningConfig) { h.transport.maxConnectionAgeGrace = -time.Second },
+		"metrics cert, no key":     func(h *hardeningConfig) { h.metricsListen, h.metricsTLSCert = "127.0.0.1:0", "c" },
+		"metrics TLS, no listen":   func(h *hardeningConfig) { h.metricsTLSCert, h.metricsTLSKey = "c", "k" },
+		"metrics token, no listen": func(h *hardeningConfig) { h.metricsTokenFile = "t" },
 	}
 	for name, mutate := range cases {
 		h := ok()
@@ -77,5 +94,25 @@ func TestInsecureWarnings(t *testing.T) {
 		if got := strings.Count(buf.String(), "level=WARN msg=\"INSECURE"); got != c.warns {
 			t.Errorf("%s: %d warnings, want %d:\n%s", c.listen, got, c.warns, buf.String())
 		}
+	}
+}
+
+func TestTransportFlags(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	h := addHardeningFlags(fs, env("CDCSTREAM_MAX_CONCURRENT_STREAMS", "7", "CDCSTREAM_MAX_HEADER_LIST_SIZE", "4096",
+		"CDCSTREAM_HANDSHAKE_TIMEOUT", "3s", "CDCSTREAM_FIRST_MESSAGE_TIMEOUT", "4s", "CDCSTREAM_MAX_CONNECTIONS", "50",
+		"CDCSTREAM_MAX_CONNECTION_IDLE", "1m", "CDCSTREAM_MAX_CONNECTION_AGE", "2h", "CDCSTREAM_MAX_CONNECTION_AGE_GRACE", "5m"))
+	if err := fs.Parse([]string{"--max-connections", "60"}); err != nil {
+		t.Fatal(err)
+	}
+	want := transportConfig{maxConcurrentStreams: 7, maxHeaderListSize: 4096, handshakeTimeout: 3 * time.Second,
+		firstMessageTimeout: 4 * time.Second, maxConnections: 60, maxConnectionIdle: time.Minute,
+		maxConnectionAge: 2 * time.Hour, maxConnectionAgeGrace: 5 * time.Minute}
+	if h.transport != want {
+		t.Fatalf("parsed %+v, want %+v", h.transport, want)
+	}
+	if err := h.validate(); err != nil {
+		t.Fatal(err)
 	}
 }

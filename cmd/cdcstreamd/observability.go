@@ -46,9 +46,9 @@ func (hd *hardening) wrapSource(src server.Source) server.Source {
 }
 
 // serveMetrics pre-creates the gRPC series of gs's services and, with --metrics-listen,
-// serves /metrics until ctx is done (tracked by bg).
+// serves /metrics (metricsauth.go) until ctx is done (tracked by bg).
 func (hd *hardening) serveMetrics(ctx context.Context, gs *grpc.Server, bg *sync.WaitGroup) error {
-	hd.metrics.InitializeGRPC(gs)
+	hd.metrics.InitializeGRPC(serviceInfo{p: gs, g: hd.guard})
 	if hd.cfg.metricsListen == "" {
 		return nil
 	}
@@ -56,11 +56,15 @@ func (hd *hardening) serveMetrics(ctx context.Context, gs *grpc.Server, bg *sync
 	if err != nil {
 		return fmt.Errorf("--metrics-listen %s: %w", hd.cfg.metricsListen, err)
 	}
-	hd.logger.Info("serving metrics", "address", "http://"+lis.Addr().String()+"/metrics")
+	scheme := "http"
+	if hd.metricsTLS != nil {
+		scheme = "https"
+	}
+	hd.logger.Info("serving metrics", "address", scheme+"://"+lis.Addr().String()+"/metrics", "token", hd.metricsToken != nil)
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
-		if err := hd.metrics.Serve(ctx, lis); err != nil {
+		if err := hd.serveMetricsHTTP(ctx, lis); err != nil {
 			hd.logger.Error("metrics server stopped", "err", err)
 		}
 	}()

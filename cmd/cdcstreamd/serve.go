@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
@@ -85,6 +84,8 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *daemon, er
 		return nil, err
 	}
 	d.closers = append(d.closers, d.hd.stop)
+	d.hd.neo4jPasswordFile = cfg.neo4jPasswordFile
+	d.hd.checkFiles(time.Now())
 
 	src, err := neo4jcdc.Open(ctx, uri, user, password, append([]neo4jcdc.Option{neo4jcdc.WithLogger(logger)}, d.hd.neo4jOptions()...)...)
 	if err != nil {
@@ -115,19 +116,13 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *daemon, er
 		// Stop (after the grace period) still waits for handlers to return, so the Neo4j
 		// driver is closed only after its last use.
 		grpc.WaitForHandlers(true),
-		grpc.KeepaliveParams(keepalive.ServerParameters{
-			Time:    30 * time.Second, // ping an idle connection after 30s
-			Timeout: 10 * time.Second, // and drop it if the ping is not answered in 10s
-		}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-			MinTime:             10 * time.Second, // clients may ping every 10s, even with no stream
-			PermitWithoutStream: true,
-		}),
 	}, d.hd.serverOptions()...)...)
-	d.svc.Register(d.gs)
+	// Every service reads its requests through the guard (guard.go).
+	reg := d.hd.registrar(d.gs)
+	d.svc.Register(reg)
 	d.hs = health.NewServer()
-	healthpb.RegisterHealthServer(d.gs, d.hs)
-	if err := registerReflection(d.gs); err != nil {
+	healthpb.RegisterHealthServer(reg, d.hs)
+	if err := registerReflection(reg, d.gs); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -153,6 +148,7 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		return fmt.Errorf("listen %s: %w", cfg.listen, err)
 	}
 	addr := lis.Addr().String()
+	lis = d.hd.listener(lis)
 
 	d.bg.Add(1)
 	go func() {
@@ -275,14 +271,14 @@ func startDemo(ctx context.Context, cfg *config, logger *slog.Logger, bg *sync.W
 
 // registerReflection serves server reflection (v1 and v1alpha) from the commented descriptors
 // in internal/apidesc, so `grpcurl describe` prints the API's documentation, not just its shape.
-func registerReflection(gs *grpc.Server) error {
+func registerReflection(reg grpc.ServiceRegistrar, gs *grpc.Server) error {
 	resolver, err := apidesc.Resolver()
 	if err != nil {
 		return err
 	}
 	opts := reflection.ServerOptions{Services: gs, DescriptorResolver: resolver}
-	reflectionv1.RegisterServerReflectionServer(gs, reflection.NewServerV1(opts))
-	reflectionv1alpha.RegisterServerReflectionServer(gs, reflection.NewServer(opts))
+	reflectionv1.RegisterServerReflectionServer(reg, reflection.NewServerV1(opts))
+	reflectionv1alpha.RegisterServerReflectionServer(reg, reflection.NewServer(opts))
 	return nil
 }
 

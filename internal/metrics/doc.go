@@ -27,6 +27,12 @@
 //	                                                       Neo4j work (Observer.Refused; the
 //	                                                       auth interceptors' too)
 //
+// Transport (transport.go, registered on the same registry by cdcstreamd) adds the
+// connection and request guards' counts, unlabelled or labelled by a fixed cause:
+// cdcstream_connections_accepted_total, cdcstream_connections_open,
+// cdcstream_connections_rejected_total, cdcstream_requests_rejected_total{cause} and
+// cdcstream_handler_panics_total;
+//
 // plus grpc_server_started_total, grpc_server_handled_total{grpc_code},
 // grpc_server_msg_sent_total, grpc_server_msg_received_total and
 // grpc_server_handling_seconds (for streams: their lifetime), and the Go and process
