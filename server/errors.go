@@ -52,11 +52,14 @@ var (
 
 // Errors the edges wrap to refuse a call: an admission function (WithAdmission) returns
 // ErrPermissionDenied or ErrTooManySubscriptions, an authenticating interceptor passes
-// ErrUnauthenticated to Status. Their text becomes the status message, so it must name what
+// ErrUnauthenticated to Status, a transport guard ErrMalformedRequest. Their text becomes the status message, so it must name what
 // was refused (a token's name, a database) and never hold a secret.
 var (
 	// ErrUnauthenticated: the call carries no credentials, or unknown ones.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrMalformedRequest: the request is not a well-formed message (undecodable protobuf, no
+	// request or two of them), as a transport guard sees it before the service can.
+	ErrMalformedRequest = errors.New("malformed request")
 	// ErrPermissionDenied: the caller may not read the database.
 	ErrPermissionDenied = errors.New("permission denied")
 	// ErrTooManySubscriptions: a subscription limit (the server's, or a principal's) is
@@ -113,6 +116,7 @@ var classes = []class{
 		msg:   "cursor in the future: Neo4j never reached the change identifier; it was not issued by this database",
 		field: "from_cursor.id", desc: "ahead of the database's transaction log for the future-cursor timeout"},
 	{err: ErrUnauthenticated, code: codes.Unauthenticated, reason: cdcstreamv1.ErrorReason_UNAUTHENTICATED},
+	{err: ErrMalformedRequest, code: codes.InvalidArgument, reason: cdcstreamv1.ErrorReason_INVALID_REQUEST},
 	{err: ErrPermissionDenied, code: codes.PermissionDenied, reason: cdcstreamv1.ErrorReason_PERMISSION_DENIED},
 	{err: ErrTooManySubscriptions, code: codes.ResourceExhausted, reason: cdcstreamv1.ErrorReason_TOO_MANY_SUBSCRIPTIONS,
 		retry: retryDelayTooManySubscriptions},

@@ -33,15 +33,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
-	"google.golang.org/grpc/status"
 
-	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/metrics"
 	"github.com/cdcstream/cdcstream/server"
 )
@@ -258,15 +254,7 @@ func (s serviceInfo) GetServiceInfo() map[string]grpc.ServiceInfo {
 // invalidRequest is an INVALID_ARGUMENT status with ErrorInfo reason INVALID_REQUEST in the
 // service's domain: the shape server.Status gives every request error.
 func invalidRequest(msg string) error {
-	st := status.New(codes.InvalidArgument, msg)
-	ds, err := st.WithDetails(&errdetails.ErrorInfo{
-		Reason: cdcstreamv1.ErrorReason_INVALID_REQUEST.String(),
-		Domain: server.ErrorDomain,
-	})
-	if err != nil {
-		return st.Err()
-	}
-	return ds.Err()
+	return server.Status(fmt.Errorf("%w: %s", server.ErrMalformedRequest, msg)).Err()
 }
 
 // truncate cuts s to at most n bytes on a rune boundary, marking the cut.
