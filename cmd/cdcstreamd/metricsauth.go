@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,9 +15,10 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/cdcstream/cdcstream/internal/tlsconfig"
+
+	"github.com/cdcstream/cdcstream/internal/metrics"
 )
 
 // metricsToken is the bearer token /metrics requires. It is safe for concurrent use.
@@ -121,38 +121,15 @@ func (hd *hardening) reloadMetricsAuth() {
 // serveMetricsHTTP serves /metrics on lis (with TLS and the token when configured) until ctx
 // is done, then shuts down, waiting at most 5s for scrapes in flight.
 func (hd *hardening) serveMetricsHTTP(ctx context.Context, lis net.Listener) error {
-	var h http.Handler = hd.metrics.Handler()
+	var wrap func(http.Handler) http.Handler
 	if hd.metricsToken != nil {
-		h = hd.metricsToken.authorize(h)
+		wrap = hd.metricsToken.authorize
 	}
 	if hd.metricsTLS != nil {
 		lis = tls.NewListener(lis, metricsTLSConfig(hd.metricsTLS))
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", h)
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		// Failed handshakes and bad requests are the client's doing: Debug, so that they
-		// cannot flood the log.
-		ErrorLog: slog.NewLogLogger(hd.logger.Handler(), slog.LevelDebug),
-	}
-	served := make(chan error, 1) // hs.Serve's result
-	go func() { served <- hs.Serve(lis) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := hs.Shutdown(sctx)
-	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	return err
+	// Failed handshakes and bad requests are the client's doing: Debug, so that they cannot
+	// flood the log.
+	return hd.metrics.Serve(ctx, lis, metrics.WithHandlerWrap(wrap),
+		metrics.WithErrorLog(slog.NewLogLogger(hd.logger.Handler(), slog.LevelDebug)))
 }

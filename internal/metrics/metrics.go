@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"log"
 	"errors"
 	"net"
 	"net/http"
@@ -144,17 +145,50 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Serve serves /metrics on lis until ctx is done, then shuts the HTTP server down (waiting at
-// most 5s for scrapes in flight). It returns nil after a shutdown caused by ctx.
-func (m *Metrics) Serve(ctx context.Context, lis net.Listener) error {
+// ServeOption configures Serve.
+type ServeOption func(*serveOptions)
+
+// serveOptions are the settings of Serve.
+type serveOptions struct {
+	wrap     func(http.Handler) http.Handler
+	errorLog *log.Logger
+}
+
+// WithHandlerWrap wraps the /metrics handler (for example to require a bearer token).
+func WithHandlerWrap(wrap func(http.Handler) http.Handler) ServeOption {
+	return func(o *serveOptions) { o.wrap = wrap }
+}
+
+// WithErrorLog sets the HTTP server's error log (failed TLS handshakes, malformed requests).
+// Default: the standard logger.
+func WithErrorLog(l *log.Logger) ServeOption {
+	return func(o *serveOptions) { o.errorLog = l }
+}
+
+// Serve serves /metrics on lis (which may be a TLS listener) until ctx is done, then shuts
+// the HTTP server down (waiting at most 5s for scrapes in flight). It returns nil after a
+// shutdown caused by ctx.
+func (m *Metrics) Serve(ctx context.Context, lis net.Listener, opts ...ServeOption) error {
+	var o serveOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	h := m.Handler()
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
+	mux.Handle("/metrics", h)
 	hs := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          o.errorLog,
 	}
 	// served carries Serve's result.
 	served := make(chan error, 1)
