@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,15 +143,7 @@ func testSecrets(t *testing.T, neo4jArgs ...string) {
 	expect("token 2 after a failed reload", getCursor(bearer(secretToken2), ""), codes.OK)
 	expect("token 3 from the broken file", getCursor(bearer(secretToken3), ""), codes.Unauthenticated)
 
-	resp, err := http.Get(p.MetricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsText, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	metricsText := scrapeMetrics(t, p.MetricsURL)
 	for _, want := range []string{`cdcstream_changes_sent_total{database="neo4j"} `, `grpc_code="Unauthenticated"`, `grpc_code="PermissionDenied"`} {
 		if !strings.Contains(string(metricsText), want) {
 			t.Errorf("metrics lack %s", want)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,15 +172,7 @@ func TestTLSTokensAndRotationEndToEnd(t *testing.T) {
 	if logged < 2 {
 		t.Errorf("%d rotations logged as rotations, want at least 2:\n%s", logged, p.Log)
 	}
-	resp, err := http.Get(p.MetricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsText, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	metricsText := scrapeMetrics(t, p.MetricsURL)
 	ended := func(code, reason string) string {
 		m := regexp.MustCompile(`(?m)^cdcstream_streams_ended_total\{code="` + code + `",database="neo4j",reason="` + reason + `"\} ([0-9]+)$`).FindSubmatch(metricsText)
 		if m == nil {
