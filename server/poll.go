@@ -41,6 +41,8 @@ type poller struct {
 	limit     int
 	interval  time.Duration
 	head      *headProber
+	// prepared is the Source's storage for this subscription (PollRequest.Prepared).
+	prepared Prepared
 	// futureTimeout bounds a run of ErrFutureCursor answers (WithFutureCursorTimeout).
 	futureTimeout time.Duration
 	// unverified says the start cursor is the client's and no poll has accepted it yet: the
@@ -113,7 +115,8 @@ func (p *poller) poll(ctx context.Context, cursor string) (Batch, error) {
 	var since time.Time
 	for {
 		start := p.clock.Now()
-		b, err := p.src.Poll(ctx, PollRequest{Database: p.database, From: cursor, Selectors: p.selectors, Limit: p.limit})
+		b, err := p.src.Poll(ctx, PollRequest{Database: p.database, From: cursor, Selectors: p.selectors,
+			Limit: p.limit, Prepared: &p.prepared})
 		p.obs.Polled(p.database, len(b.Changes), p.clock.Now().Sub(start), err)
 		if err == nil || !errors.Is(err, ErrFutureCursor) || ctx.Err() != nil {
 			return b, err

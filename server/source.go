@@ -36,6 +36,18 @@ type PollRequest struct {
 	Selectors []*cdcstreamv1.Selector
 	// Limit is the most changes to return (at least 1).
 	Limit int
+	// Prepared is the subscription's own storage for the Source: the same pointer on every
+	// poll of one subscription (nil in direct calls). A Source keeps there what it derives
+	// from the subscription's fixed fields (Database, Selectors), so that it is built once per
+	// subscription rather than once per poll (neo4jcdc keeps the Neo4j selectors parameter).
+	// Only the subscription's poller uses it, so it needs no lock.
+	Prepared *Prepared
+}
+
+// Prepared holds what a Source derived from a subscription's fixed fields (PollRequest).
+type Prepared struct {
+	// Value is the Source's own; the server never reads it.
+	Value any
 }
 
 // Batch is the result of one poll.

@@ -8,6 +8,22 @@ import (
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 )
 
+// preparedSelectors returns the selectors parameter, built once per subscription: the first
+// poll builds it and keeps it in prep (the subscription's PollRequest.Prepared), later polls
+// reuse it. Without prep (a direct call) it is built each time.
+func preparedSelectors(prep *server.Prepared, sels []*cdcstreamv1.Selector) ([]any, error) {
+	if prep != nil {
+		if p, ok := prep.Value.([]any); ok {
+			return p, nil
+		}
+	}
+	p, err := selectorsParam(sels)
+	if err == nil && prep != nil {
+		prep.Value = p
+	}
+	return p, err
+}
+
 // selectorsParam converts typed selectors into the $selectors parameter of db.cdc.query: a
 // list of maps in Neo4j's selector language (docs/architecture.md section 3). Unset fields
 // are omitted. A selector Neo4j could not express (no kind, an unknown operation, a value

@@ -86,7 +86,7 @@ func (s *Source) Poll(ctx context.Context, req server.PollRequest) (server.Batch
 	if limit <= 0 {
 		return server.Batch{}, fmt.Errorf("neo4jcdc: poll %q: limit %d, want > 0", database, limit)
 	}
-	sel, err := selectorsParam(selectors)
+	sel, err := preparedSelectors(req.Prepared, selectors)
 	if err != nil {
 		return server.Batch{}, fmt.Errorf("neo4jcdc: poll %q: %w", database, err)
 	}
