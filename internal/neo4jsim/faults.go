@@ -310,11 +310,11 @@ func fractionError(code, msg, db string) *Error {
 	return &Error{Code: code, Message: msg}
 }
 
-// refusing reports whether new connections are refused, and counts the accepted one.
-func (f *faults) refusing() bool {
+// onAccept counts an accepted connection and reports whether it is to be refused.
+func (f *faults) onAccept() (refuse bool) {
 	f.accepted.Add(1)
 	f.mu.Lock()
-	refuse := f.refuse
+	refuse = f.refuse
 	f.mu.Unlock()
 	if refuse {
 		f.refused.Add(1)
