@@ -3,6 +3,7 @@ package polyglot
 import (
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,8 @@ import (
 
 // The official Neo4j JavaScript driver (npm neo4j-driver, pinned in
 // examples/neo4jsim-js/package-lock.json) against the simulator, started in this process on
-// 127.0.0.1:0. The node:test suites in examples/neo4jsim-js assert on what the driver returns;
+// 127.0.0.1:0 with its admin API beside it. The node:test suites in examples/neo4jsim-js
+// assert on what the driver returns;
 // this test runs them, requires every suite and case by name to report ok in node's TAP
 // output, and checks on the simulator's side that the JavaScript writes reached its CDC log.
 
@@ -28,6 +30,11 @@ var neo4jsimJSCases = map[string][]string{
 		"a wrong driver password is Unauthorized",
 		"a wrong session password on a new connection is Unauthorized",
 		"a wrong session password on a pooled connection fails, and the driver recovers",
+	},
+	"faults.test.js": {
+		"an injected transient failure is retried by executeRead",
+		"an injected client error is not retried and keeps its code",
+		"after the admin API drops every connection the driver reconnects",
 	},
 	"cdc_examples.test.js": {
 		"the Python CDCService loop, ported, follows changes and keeps its cursor at current",
@@ -122,6 +129,8 @@ func TestNeo4jJSDriverAgainstTheSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	adminAPI := httptest.NewServer(srv.AdminHandler())
+	defer adminAPI.Close()
 	earliest, err := db.Earliest()
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +142,7 @@ func TestNeo4jJSDriverAgainstTheSimulator(t *testing.T) {
 	}
 	slices.Sort(files)
 	env := []string{"NEO4JSIM_URI=" + srv.BoltURI(), "NEO4JSIM_USER=neo4j", "NEO4JSIM_PASSWORD=password",
-		"NEO4JSIM_DATABASE=neo4j", "NEO4JSIM_READER=reader", "NEO4JSIM_READER_PASSWORD=secret"}
+		"NEO4JSIM_DATABASE=neo4j", "NEO4JSIM_READER=reader", "NEO4JSIM_READER_PASSWORD=secret", "NEO4JSIM_ADMIN=" + adminAPI.URL}
 	args := append([]string{"--test", "--test-reporter=tap", "--test-concurrency=1"}, files...)
 	out, runErr := run(dir, env, 5*time.Minute, "node", args...)
 	results := tapResults(out)
@@ -159,6 +168,9 @@ func TestNeo4jJSDriverAgainstTheSimulator(t *testing.T) {
 	if t.Failed() {
 		t.Logf("node output:\n%s\nsimulator log:\n%s", out, simLog.String())
 		return
+	}
+	if testing.Verbose() {
+		t.Logf("node output:\n%s", out)
 	}
 
 	// The simulator's side: the JavaScript transactions are in the CDC log with their metadata
