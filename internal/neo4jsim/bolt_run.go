@@ -91,13 +91,15 @@ func (c *conn) runStatement(text string, params, extra map[string]any, db *Datab
 		x.openTx = func() (*Tx, error) { return c.wtx, nil }
 	case pl.q.writes && !read && explicit:
 		x.openTx = func() (*Tx, error) {
-			c.wtx = db.beginWrite()
-			return c.wtx, nil
+			tx, err := db.beginWriteWait()
+			c.wtx = tx
+			return tx, err
 		}
 	case pl.q.writes && !read:
 		x.openTx = func() (*Tx, error) {
-			auto = db.beginWrite()
-			return auto, nil
+			tx, err := db.beginWriteWait()
+			auto = tx
+			return tx, err
 		}
 	default:
 		x.openTx = func() (*Tx, error) { return db.readView(), nil }

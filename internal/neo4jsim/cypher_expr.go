@@ -14,19 +14,6 @@ import (
 // row binds variables to values.
 type row map[string]any
 
-func varNotDefined(name string) *Error {
-	return &Error{Code: "Neo.ClientError.Statement.SyntaxError", GQLStatus: "42N62",
-		Message: fmt.Sprintf("Variable `%s` not defined", name)}
-}
-
-func typeMismatch(format string, args ...any) *Error {
-	return &Error{Code: "Neo.ClientError.Statement.TypeError", GQLStatus: "22G03", Message: fmt.Sprintf(format, args...)}
-}
-
-func arithmeticError(msg string) *Error {
-	return &Error{Code: "Neo.ClientError.Statement.ArithmeticError", GQLStatus: "22012", Message: msg}
-}
-
 // evalConst evaluates an expression that may use parameters but no variables.
 func evalConst(e expr, params map[string]any) (any, error) {
 	x := &execCtx{params: params}
@@ -153,12 +140,6 @@ func (x *execCtx) eval(e expr, r row) (any, error) {
 	return nil, fmt.Errorf("neo4jsim: unknown expression %T", e)
 }
 
-// misplacedAggregate is the error for an aggregating function outside the top level of a
-// WITH or RETURN item.
-func misplacedAggregate(name string) *Error {
-	return syntaxError("Invalid use of aggregating function %s(...) in this context: the subset allows aggregation only as a whole WITH or RETURN item", name)
-}
-
 // truth converts a predicate value: ok, null, or a type error.
 func truth(v any) (b, isNull bool, err error) {
 	switch t := v.(type) {
@@ -193,11 +174,6 @@ func (x *execCtx) property(v any, key string) (any, error) {
 		return nil, unsupported("property access on temporal and spatial values")
 	}
 	return nil, typeMismatch("Type mismatch: expected a map, node or relationship for .%s but was %s", key, cypherType(v))
-}
-
-func deletedEntity(kind, eid string) *Error {
-	return &Error{Code: "Neo.ClientError.Statement.EntityNotFound", GQLStatus: "",
-		Message: fmt.Sprintf("%s with elementId %s has been deleted in this transaction", kind, eid)}
 }
 
 func (x *execCtx) index(t indexExpr, r row) (any, error) {

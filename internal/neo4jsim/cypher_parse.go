@@ -9,17 +9,6 @@ import (
 // cypher_parse_expr.go, patterns and SET/REMOVE items in cypher_parse_pattern.go. Keywords
 // match case-insensitively; variables, labels, types and property keys are case-sensitive.
 
-// syntaxError builds the FAILURE for a statement that does not parse.
-func syntaxError(format string, args ...any) *Error {
-	return &Error{Code: "Neo.ClientError.Statement.SyntaxError", GQLStatus: "42001",
-		Message: fmt.Sprintf(format, args...)}
-}
-
-// unsupported is the SyntaxError for valid Cypher outside the subset; it names the construct.
-func unsupported(construct string) *Error {
-	return syntaxError("%s is not supported: it is outside the Cypher subset of neo4jsim (see the table in internal/neo4jsim/doc.go)", construct)
-}
-
 // parser walks the token list.
 type parser struct {
 	q    string

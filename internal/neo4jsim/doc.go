@@ -18,8 +18,10 @@
 // time, any number of readers). Database.Write commits a transaction (Tx) of node and
 // relationship changes; NewWorkload generates a deterministic stream of such transactions.
 // Database.Query, Current and Earliest are the three CDC procedures as Go calls; the Bolt
-// server exposes exactly those, so what a test writes with Write it reads back through the
-// driver. Server.Close closes the listener and every connection and waits for all goroutines.
+// server exposes them and a Cypher subset that reads and writes the same graph, so what a
+// test writes with Write it reads back through the driver, and what a client writes with
+// Cypher lands in the same CDC log as a Write would.
+// Server.Close closes the listener and every connection and waits for all goroutines.
 //
 // # Bolt server (server.go, bolt_conn.go, bolt_server.go, wire.go, packstream*.go, errors.go)
 //
@@ -58,22 +60,65 @@
 //     (22N51) on ROUTE, BEGIN or auto-commit RUN; an unrecognised statement gives
 //     Neo.ClientError.Statement.SyntaxError (42001); errors of the CDC layer keep their codes.
 //
-// # Statements (statements.go, lexer.go, result.go)
+// # Cypher (lexer.go, cypher_*.go, statements.go, bolt_run.go, result.go)
 //
-// A small tokenizer and parser recognise, with free whitespace and comments and
-// case-insensitive keywords, procedure and column names:
+// Every statement is tokenized (lexer.go), parsed to a syntax tree (cypher_ast.go,
+// cypher_parse*.go), checked (cypher_check.go: undefined variables are 42N62 whatever the
+// data) and compiled once per connection. A statement that is only a CDC procedure call
+// (optionally YIELD, RETURN of yielded variables, LIMIT) takes the fast path
+// (statements.go, result.go): rows are encoded straight from the log's immutable records,
+// page by page as PULL asks. Everything else runs in the general executor (cypher_exec*.go,
+// cypher_match.go, cypher_expr.go, cypher_aggregate.go, cypher_write.go) over materialised
+// rows. Keywords, procedure names and YIELD column names are case-insensitive; variables,
+// labels, types and keys are case-sensitive; whitespace and comments are free. The subset:
 //
-//	CALL db.cdc.current() | CALL db.cdc.earliest()
-//	CALL db.cdc.query([from [, selectors]])
-//	CALL dbms.components()       (name, versions, edition: "enterprise")
-//	  [YIELD * | YIELD col [AS alias], ...] [RETURN * | RETURN var [AS alias], ...] [LIMIT n]
-//	RETURN expr [AS alias], ...
+//	Construct                     Supported form
+//	----------------------------  ---------------------------------------------------------------
+//	Prefixes                      CYPHER 5 | CYPHER 25 (no options); EXPLAIN (no rows; "plan" in the summary)
+//	CDC procedures                CALL db.cdc.current[()] | db.cdc.earliest[()] | db.cdc.query[(from [, selectors])]
+//	                              bare form: arguments from the parameters $from and $selectors
+//	Deprecated procedures         cdc.current(), cdc.earliest(), cdc.query(...): same results plus a
+//	                              FeatureDeprecationWarning (Bolt 5.0-5.5 "notifications", 5.6+ "statuses", 01N01)
+//	Other procedures              dbms.components()
+//	CALL                          [OPTIONAL] CALL proc(args) [YIELD * | YIELD col [AS v], ... [WHERE pred]], chained
+//	MATCH                         [OPTIONAL] MATCH pattern, ... [WHERE pred]
+//	Patterns                      (v:L1:L2 {k: expr} | $map), -[v:T1|T2 {..}]->, <-[..]-, -[..]-, -->, <--, --, chains
+//	WITH / RETURN                 [DISTINCT] * | expr [AS alias], ... [ORDER BY expr [ASC|DESC], ...] [SKIP n] [LIMIT n];
+//	                              WITH ... WHERE pred
+//	UNWIND                        UNWIND expr AS v
+//	Aggregation                   count(*), count([DISTINCT] e), collect, sum, min, max, avg as whole WITH/RETURN items;
+//	                              the other items are the grouping keys
+//	CREATE                        nodes, relationships (one type, directed) and paths, reusing bound nodes
+//	MERGE                         MERGE pattern [ON CREATE SET ...] [ON MATCH SET ...]; null properties are 22N31;
+//	                              a created node clashing with a constraint is 22N41
+//	SET                           v.k = e, v = map, v += map (null removes), v:L1:L2
+//	REMOVE                        v.k, v:L1:L2
+//	DELETE                        [DETACH] DELETE e, ...; a node left with relationships at the end of the statement
+//	                              is Neo.ClientError.Schema.ConstraintValidationFailed
+//	CREATE CONSTRAINT             [name] [IF NOT EXISTS] FOR (v:L) | ()-[v:T]-() REQUIRE v.k | (v.k, ...)
+//	                              IS [NODE | RELATIONSHIP] KEY | IS UNIQUE; alone in its transaction
+//	Expressions                   literals, $params, lists, maps, v.k, list[i], map['k'], + - * / % ^, unary -,
+//	                              = <> < > <= >=, AND OR XOR NOT, IS [NOT] NULL, IN, STARTS WITH, ENDS WITH,
+//	                              CONTAINS, v:Label, CASE
+//	Functions                     elementId, labels, type, keys, properties, startNode, endNode, size, coalesce,
+//	                              head, last, toString, toInteger, toFloat (no id(): use elementId())
+//	Results                       nodes as Bolt Node (0x4E: id, labels, properties, element_id), relationships
+//	                              as Relationship (0x52, 8 fields with element ids); summary "stats" and type
 //
-// Arguments, LIMIT and RETURN expressions are $parameters or literals (strings, numbers,
-// booleans, null, lists, maps). db.cdc.query yields id, txId, seq, metadata and event;
-// current and earliest yield id. Results are taken at RUN (records are immutable and shared
-// with the log) and encoded into RECORD messages page by page as PULL asks, with one reusable
-// buffer and no reflection on the hot path.
+// Anything else is Neo.ClientError.Statement.SyntaxError (42001) with a message naming the
+// construct, for example "FOREACH is not supported", "named paths", "variable-length
+// relationships", "CALL subqueries", "list comprehensions", "UNION", "PROFILE".
+//
+// Writes go through the Tx methods of the Go API and commit through the same path as
+// Database.Write, so their CDC records are those of the equivalent Go transaction. The
+// metadata takes authenticatedUser from the login, executingUser from the effective user
+// (imp_user), connectionClient/Server from the socket and txMetadata from BEGIN or from an
+// auto-commit RUN. An auto-commit write holds the database's write lock for the statement;
+// an explicit transaction takes it at its first write and releases it at COMMIT, ROLLBACK,
+// RESET, failure or disconnection. Statements that only read see a copy of the committed
+// graph's maps taken at their start, so they never wait for a writer. A write in a read
+// transaction (mode "r") fails with Neo.ClientError.Statement.AccessMode. Key and uniqueness
+// constraints are checked after every write statement and again at commit.
 //
 // # Graph, transactions and the CDC log (dbms.go, database.go, tx.go, commit.go, changelog.go, schema.go)
 //
@@ -147,4 +192,11 @@
 //   - Invalid selectors fail with Neo.ClientError.Procedure.ProcedureCallFailed, GQLSTATUS
 //     51N67 for a wrong start/end selector type and 52N16 otherwise; unknown keys are rejected.
 //   - Ids with a trailing "=" are accepted; only the version 5 id layout is.
+//   - Cypher: YIELD column names match case-insensitively (Neo4j is case-sensitive). Key
+//     and uniqueness violations carry GQLSTATUS 22N79, a missing key property 22N77, a
+//     node deleted with relationships left none (50N42). ORDER BY puts nulls last ascending
+//     and first descending, as Neo4j does. EXPLAIN plans have one operator per clause under
+//     ProduceResults (EmptyResult without columns); their shape is not Neo4j's planner's.
+//     Aggregates count only as whole items (count(n) + 1 is unsupported). A schema command
+//     applies at once, even inside an explicit transaction.
 package neo4jsim

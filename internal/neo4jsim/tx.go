@@ -66,6 +66,26 @@ func (db *Database) beginWrite() *Tx {
 	return db.newTx(db)
 }
 
+// lockTimeout bounds how long a Cypher statement waits for the write lock held by another
+// transaction (an explicit transaction holds it from its first write to its end).
+const lockTimeout = 10 * time.Second
+
+// beginWriteWait is beginWrite for Cypher statements: it gives up after lockTimeout with
+// Neo4j's transient lock timeout, which drivers retry in managed transactions, so a client
+// that keeps a write transaction open while it writes through another session gets an error
+// instead of a hang.
+func (db *Database) beginWriteWait() (*Tx, error) {
+	deadline := time.Now().Add(lockTimeout)
+	for wait := 100 * time.Microsecond; !db.writeMu.TryLock(); wait = min(2*wait, 20*time.Millisecond) {
+		if time.Now().After(deadline) {
+			return nil, &Error{Code: "Neo.TransientError.Transaction.LockAcquisitionTimeout", GQLStatus: "50N42",
+				Message: fmt.Sprintf("Unable to acquire the write lock of database '%s' within %s: another transaction holds it.", db.name, lockTimeout)}
+		}
+		time.Sleep(wait)
+	}
+	return db.newTx(db), nil
+}
+
 // newTx starts a transaction whose committed graph is g's: db itself for a writer, or a
 // private copy for a read view.
 func (db *Database) newTx(g *Database) *Tx {
@@ -109,12 +129,6 @@ func (db *Database) readView() *Tx {
 	tx := db.newTx(g)
 	tx.readOnly = true
 	return tx
-}
-
-// accessModeError is the failure of a write in a read transaction.
-func accessModeError(db string) *Error {
-	return &Error{Code: "Neo.ClientError.Statement.AccessMode", GQLStatus: "08N08",
-		Message: fmt.Sprintf("Writing in read access mode not allowed. Attempted write to database '%s'", db)}
 }
 
 func (tx *Tx) check() error {
