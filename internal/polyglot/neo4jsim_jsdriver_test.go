@@ -40,6 +40,7 @@ var neo4jsimJSCases = map[string][]string{
 		"the Python CDCService loop, ported, follows changes and keeps its cursor at current",
 		"Neo4j's JavaScript CDC example follows changes from db.cdc.earliest",
 		"the @neo4j/graphql poll statement returns the current id, the events and their count",
+		"@neo4j/graphql's CDCApi poller follows changes, moves its cursor to current and recovers a pruned cursor",
 	},
 	"writes_reads.test.js": {
 		"CREATE, MERGE, SET, REMOVE and DELETE through executeWrite arrive as CDC events with metadata and keys",
@@ -115,12 +116,14 @@ func TestNeo4jJSDriverAgainstTheSimulator(t *testing.T) {
 	dir := neo4jsimJS(t)
 	dbms := neo4jsim.NewDBMS(neo4jsim.Config{
 		Users:     []neo4jsim.User{{Name: "neo4j", Password: "password", Admin: true}, {Name: "reader", Password: "secret"}},
-		Databases: []string{"neo4j"},
+		Databases: []string{"neo4j", "scratch"},
 	})
 	db := dbms.Database("neo4j")
-	for _, label := range []string{"Person", "Company"} {
-		if err := db.CreateNodeKey(label, "id"); err != nil {
-			t.Fatal(err)
+	for _, name := range dbms.DatabaseNames() {
+		for _, label := range []string{"Person", "Company"} {
+			if err := dbms.Database(name).CreateNodeKey(label, "id"); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	simLog := &proctest.Log{}
@@ -142,7 +145,7 @@ func TestNeo4jJSDriverAgainstTheSimulator(t *testing.T) {
 	}
 	slices.Sort(files)
 	env := []string{"NEO4JSIM_URI=" + srv.BoltURI(), "NEO4JSIM_USER=neo4j", "NEO4JSIM_PASSWORD=password",
-		"NEO4JSIM_DATABASE=neo4j", "NEO4JSIM_READER=reader", "NEO4JSIM_READER_PASSWORD=secret", "NEO4JSIM_ADMIN=" + adminAPI.URL}
+		"NEO4JSIM_DATABASE=neo4j", "NEO4JSIM_READER=reader", "NEO4JSIM_READER_PASSWORD=secret", "NEO4JSIM_ADMIN=" + adminAPI.URL, "NEO4JSIM_SCRATCH_DATABASE=scratch"}
 	args := append([]string{"--test", "--test-reporter=tap", "--test-concurrency=1"}, files...)
 	out, runErr := run(dir, env, 5*time.Minute, "node", args...)
 	results := tapResults(out)
