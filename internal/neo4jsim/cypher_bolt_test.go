@@ -3,6 +3,7 @@ package neo4jsim
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 // Bolt-level shapes of Cypher results that a driver test cannot see directly.
@@ -60,5 +61,39 @@ func TestNodeAndRelationshipStructures(t *testing.T) {
 	stats, _ := md["stats"].(map[string]any)
 	if md["type"] != "rw" || stats["nodes-created"] != int64(2) || stats["relationships-created"] != int64(1) || stats["contains-updates"] != true {
 		t.Fatalf("summary %v", md)
+	}
+}
+
+// TestWriteLockWaitIsBounded checks that a write waiting for another connection's open
+// write transaction fails with a transient error instead of hanging, and that the lock is
+// free again once that transaction ends.
+func TestWriteLockWaitIsBounded(t *testing.T) {
+	old := lockTimeout
+	lockTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { lockTimeout = old }) // after the server's cleanup has stopped its goroutines
+	srv := newRawServer(t)
+	a, b := dialRaw(t, srv), dialRaw(t, srv)
+	a.connect(8)
+	b.connect(8)
+	a.send(msgBegin, map[string]any{})
+	a.expect(msgSuccess)
+	a.send(msgRun, "CREATE (:A)", map[string]any{}, map[string]any{})
+	a.expect(msgSuccess)
+	b.send(msgRun, "CREATE (:B)", map[string]any{}, map[string]any{})
+	if md := b.expect(msgFailure); md["code"] != "Neo.TransientError.Transaction.LockAcquisitionTimeout" {
+		t.Fatalf("blocked write: %v", md)
+	}
+	b.send(msgReset)
+	b.expect(msgSuccess)
+	a.send(msgPull, map[string]any{"n": int64(-1)})
+	a.expect(msgSuccess)
+	a.send(msgCommit)
+	a.expect(msgSuccess)
+	b.send(msgRun, "CREATE (:B)", map[string]any{}, map[string]any{})
+	b.expect(msgSuccess)
+	b.send(msgPull, map[string]any{"n": int64(-1)})
+	b.expect(msgSuccess)
+	if n := len(srv.DBMS().Database("neo4j").Snapshot().Nodes); n != 2 {
+		t.Fatalf("%d nodes, want 2", n)
 	}
 }

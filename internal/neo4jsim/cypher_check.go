@@ -155,9 +155,12 @@ func checkProjection(p *projection, scope []string) ([]string, *Error) {
 		}
 		next = slices.Clone(scope)
 	}
-	for _, it := range p.items {
+	for i, it := range p.items {
 		if err := checkExpr(it.e, scope, true); err != nil {
 			return nil, err
+		}
+		if slices.ContainsFunc(p.items[:i], func(o projItem) bool { return o.name == it.name }) {
+			return nil, syntaxError("Multiple result columns with the same name `%s` are not supported", it.name)
 		}
 		next = addVars(next, it.name)
 	}

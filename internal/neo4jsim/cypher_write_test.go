@@ -296,6 +296,7 @@ func TestCypherErrors(t *testing.T) {
 		{"MATCH (a) RETURN a UNION MATCH (b) RETURN b", "Neo.ClientError.Statement.SyntaxError", "42001", "UNION is not supported"},
 		{"CALL db.cdc.current() YIELD id WITH id", "Neo.ClientError.Statement.SyntaxError", "42001", "cannot conclude with WITH"},
 		{"CALL db.cdc.current() RETURN 1", "Neo.ClientError.Statement.SyntaxError", "42001", "YIELD"},
+		{"RETURN 1 AS a, 2 AS a", "Neo.ClientError.Statement.SyntaxError", "42001", "same name"},
 		{"CYPHER 4 RETURN 1", "Neo.ClientError.Statement.SyntaxError", "42001", "Cypher version"},
 		{"CREATE (a)-[:R]-(b)", "Neo.ClientError.Statement.SyntaxError", "42001", "directed"},
 		{"CREATE CONSTRAINT FOR (p:Person) REQUIRE p.id IS NODE KEY", "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists", "", "equivalent"},

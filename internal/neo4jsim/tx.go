@@ -66,9 +66,9 @@ func (db *Database) beginWrite() *Tx {
 	return db.newTx(db)
 }
 
-// lockTimeout bounds how long a Cypher statement waits for the write lock held by another
+// lockTimeout (a variable for tests) bounds how long a Cypher statement waits for the write lock held by another
 // transaction (an explicit transaction holds it from its first write to its end).
-const lockTimeout = 10 * time.Second
+var lockTimeout = 10 * time.Second
 
 // beginWriteWait is beginWrite for Cypher statements: it gives up after lockTimeout with
 // Neo4j's transient lock timeout, which drivers retry in managed transactions, so a client
