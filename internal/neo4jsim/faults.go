@@ -131,6 +131,7 @@ type faults struct {
 	delay    time.Duration
 	refuse   bool
 
+	// The counters of Stats, updated without mu.
 	accepted, refused, dropped, drops atomic.Int64
 	statements, failedNext            atomic.Int64
 	failedFraction, delayed           atomic.Int64
