@@ -189,20 +189,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// validatePlan checks the --fault-* flags, naming the flag at fault.
+// planFlags names the flag of each FaultPlan field.
+var planFlags = map[string]string{"DropEvery": "--fault-drop-every", "FailFraction": "--fault-fail-fraction",
+	"FailCode": "--fault-fail-code", "Delay": "--fault-delay"}
+
+// validatePlan checks the --fault-* flags with the plan's own validation, naming the flag at
+// fault.
 func validatePlan(p neo4jsim.FaultPlan) error {
-	switch {
-	case p.DropEvery < 0 || (p.DropEvery > 0 && p.DropEvery < time.Millisecond):
-		return fmt.Errorf("--fault-drop-every must be 0 or at least 1ms, not %v", p.DropEvery)
-	case !(p.FailFraction >= 0 && p.FailFraction <= 1):
-		return fmt.Errorf("--fault-fail-fraction must be between 0 and 1, not %v", p.FailFraction)
-	case p.Delay < 0:
-		return fmt.Errorf("--fault-delay must not be negative, not %v", p.Delay)
+	err := p.Validate()
+	var pe *neo4jsim.FaultPlanError
+	if errors.As(err, &pe) && planFlags[pe.Field] != "" {
+		return fmt.Errorf("%s %s", planFlags[pe.Field], pe.Reason)
 	}
-	if err := neo4jsim.ValidateFaultCode(p.FailCode); err != nil {
-		return fmt.Errorf("--fault-fail-code: %w", err)
-	}
-	return p.Validate()
+	return err
 }
 
 // loopbackOnly checks that addr is host:port on a loopback address: the admin API has no

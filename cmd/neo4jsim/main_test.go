@@ -119,7 +119,6 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"--fault-fail-fraction", "NaN"}, "--fault-fail-fraction"},
 		{[]string{"--fault-fail-fraction", "some"}, "-fault-fail-fraction"},
 		{[]string{"--fault-fail-code", "DatabaseUnavailable"}, "--fault-fail-code"},
-		{[]string{"--fault-fail-code", ""}, "--fault-fail-code"},
 		{[]string{"--fault-delay", "-5ms"}, "--fault-delay"},
 		{[]string{"--fault-seed", "x"}, "-fault-seed"},
 		{[]string{"--admin-listen", "0.0.0.0:7475"}, "loopback"},
@@ -142,7 +141,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 func TestBadFlagsExitTwoWithAMessage(t *testing.T) {
 	for _, c := range []struct{ args, want string }{
 		{"--fault-fail-fraction 2", "neo4jsim: --fault-fail-fraction must be between 0 and 1, not 2"},
-		{"--fault-fail-code Neo.Oops", `neo4jsim: --fault-fail-code: fault code "Neo.Oops" is not a Neo4j status code`},
+		{"--fault-fail-code Neo.Oops", `neo4jsim: --fault-fail-code "Neo.Oops" is not a Neo4j status code`},
 		{"--admin-listen 0.0.0.0:1", "listens on loopback only"},
 		{"--fault-delay soon", `invalid value "soon" for flag -fault-delay`},
 	} {

@@ -7,15 +7,15 @@ const assert = require('node:assert/strict');
 const { connect, database, plain } = require('./env');
 const { CDCService } = require('./cdc_service');
 const example = require('./neo4j_js_example');
-const { pollStatement } = require('./graphql_poll');
+const { CDCApi, pollStatement } = require('./graphql_poll');
 
 let driver;
 before(() => { driver = connect(); });
 after(async () => { await driver.close(); });
 
-// createCompanies commits one transaction creating a Company node per id.
-async function createCompanies(ids, metadata) {
-  const session = driver.session({ database });
+// createCompanies commits one transaction creating a Company node per id (in db).
+async function createCompanies(ids, metadata, db = database) {
+  const session = driver.session({ database: db });
   try {
     await session.executeWrite(async (tx) => {
       for (const id of ids) {
@@ -121,4 +121,35 @@ test("the @neo4j/graphql poll statement returns the current id, the events and t
     assert.equal(plain(r.get('event').state.after.properties.id), 301 + i);
     assert.deepEqual(plain(r.get('metadata').txMetadata), { app: 'graphql' });
   }
+});
+
+test("@neo4j/graphql's CDCApi poller follows changes, moves its cursor to current and recovers a pruned cursor", async () => {
+  // A database of its own, since its log is pruned (NEO4JSIM_SCRATCH_DATABASE).
+  const db = process.env.NEO4JSIM_SCRATCH_DATABASE;
+  const admin = process.env.NEO4JSIM_ADMIN;
+  assert.ok(db && admin, 'NEO4JSIM_SCRATCH_DATABASE or NEO4JSIM_ADMIN is not set');
+  const api = new CDCApi(driver, { database: db });
+  assert.deepEqual(await api.queryEvents(['Company']), []); // first poll: cursor from db.cdc.current
+  assert.equal(api.cursor, await example.currentChangeId(driver, db));
+
+  await createCompanies([401, 402], { app: 'graphql' }, db);
+  const events = await api.queryEvents(['Company']);
+  assert.deepEqual(events.map((e) => plain(e.event.state.after.properties.id)), [401, 402]);
+  assert.equal(api.cursor, events[1].id);
+
+  // Nothing new: the cursor moves to the current id the poll returned.
+  assert.deepEqual(await api.queryEvents(['Company']), []);
+  assert.equal(api.cursor, await example.currentChangeId(driver, db));
+
+  // The transaction log is pruned under the cursor: the poll fails with InvalidIdentifier
+  // (52N28), and the poller moves its cursor to current, losing the changes in between.
+  await createCompanies([403], { app: 'graphql' }, db);
+  await createCompanies([404], { app: 'graphql' }, db);
+  const res = await fetch(`${admin}/databases/${db}/prune`, { method: 'POST', body: '{"keepLast": 1}' });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await api.queryEvents(['Company']), []);
+  assert.equal(api.warnings.length, 1);
+  assert.equal(api.warnings[0].code, 'Neo.ClientError.ChangeDataCapture.InvalidIdentifier');
+  assert.equal(api.warnings[0].gqlStatus, '52N28');
+  assert.equal(api.cursor, await example.currentChangeId(driver, db));
 });

@@ -1,7 +1,6 @@
 package neo4jsim
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -56,26 +55,35 @@ var faultCodeRE = regexp.MustCompile(`^Neo\.(ClientError|TransientError|Database
 // Neo.TransientError.General.DatabaseUnavailable.
 func ValidateFaultCode(code string) error {
 	if !faultCodeRE.MatchString(code) {
-		return fmt.Errorf("fault code %q is not a Neo4j status code (Neo.TransientError|ClientError|DatabaseError.<Category>.<Title>)", code)
+		return fmt.Errorf("%q is not a Neo4j status code (Neo.TransientError|ClientError|DatabaseError.<Category>.<Title>)", code)
 	}
 	return nil
 }
 
-// Validate reports the first out-of-range field of p.
+// FaultPlanError reports an invalid field of a FaultPlan.
+type FaultPlanError struct {
+	// Field is the name of the FaultPlan field, such as "FailFraction".
+	Field string
+	// Reason says what is wrong with its value, such as "must be between 0 and 1, not 2".
+	Reason string
+}
+
+// Error implements error.
+func (e *FaultPlanError) Error() string { return "fault plan: " + e.Field + " " + e.Reason }
+
+// Validate reports the first out-of-range field of p as a *FaultPlanError.
 func (p FaultPlan) Validate() error {
 	switch {
-	case p.DropEvery < 0:
-		return errors.New("fault plan: DropEvery must not be negative")
-	case p.DropEvery > 0 && p.DropEvery < time.Millisecond:
-		return errors.New("fault plan: DropEvery must be at least 1ms")
+	case p.DropEvery < 0 || (p.DropEvery > 0 && p.DropEvery < time.Millisecond):
+		return &FaultPlanError{"DropEvery", fmt.Sprintf("must be 0 or at least 1ms, not %v", p.DropEvery)}
 	case !(p.FailFraction >= 0 && p.FailFraction <= 1): // also rejects NaN
-		return fmt.Errorf("fault plan: FailFraction must be in [0, 1], not %v", p.FailFraction)
+		return &FaultPlanError{"FailFraction", fmt.Sprintf("must be between 0 and 1, not %v", p.FailFraction)}
 	case p.Delay < 0:
-		return errors.New("fault plan: Delay must not be negative")
+		return &FaultPlanError{"Delay", fmt.Sprintf("must not be negative, not %v", p.Delay)}
 	}
 	if p.FailCode != "" {
 		if err := ValidateFaultCode(p.FailCode); err != nil {
-			return fmt.Errorf("fault plan: %w", err)
+			return &FaultPlanError{"FailCode", err.Error()}
 		}
 	}
 	return nil
@@ -123,6 +131,7 @@ type faults struct {
 	delay    time.Duration
 	refuse   bool
 
+	// The counters of Stats, updated without mu.
 	accepted, refused, dropped, drops atomic.Int64
 	statements, failedNext            atomic.Int64
 	failedFraction, delayed           atomic.Int64
@@ -310,11 +319,11 @@ func fractionError(code, msg, db string) *Error {
 	return &Error{Code: code, Message: msg}
 }
 
-// refusing reports whether new connections are refused, and counts the accepted one.
-func (f *faults) refusing() bool {
+// onAccept counts an accepted connection and reports whether it is to be refused.
+func (f *faults) onAccept() (refuse bool) {
 	f.accepted.Add(1)
 	f.mu.Lock()
-	refuse := f.refuse
+	refuse = f.refuse
 	f.mu.Unlock()
 	if refuse {
 		f.refused.Add(1)

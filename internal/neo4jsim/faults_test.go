@@ -1,6 +1,8 @@
 package neo4jsim_test
 
 import (
+	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -14,20 +16,34 @@ import (
 
 func TestFaultPlanIsValidated(t *testing.T) {
 	dbms := neo4jsim.NewDBMS(neo4jsim.Config{})
-	for _, p := range []neo4jsim.FaultPlan{
-		{DropEvery: -time.Second},
-		{DropEvery: time.Microsecond},
-		{FailFraction: -0.1},
-		{FailFraction: 1.5},
-		{Delay: -time.Millisecond},
-		{FailFraction: 0.1, FailCode: "DatabaseUnavailable"},
-		{FailCode: "Neo.TransientError.General"},
-		{FailCode: "Neo.Weird.General.DatabaseUnavailable"},
+	for _, c := range []struct {
+		plan  neo4jsim.FaultPlan
+		field string
+	}{
+		{neo4jsim.FaultPlan{DropEvery: -time.Second}, "DropEvery"},
+		{neo4jsim.FaultPlan{DropEvery: time.Microsecond}, "DropEvery"},
+		{neo4jsim.FaultPlan{FailFraction: -0.1}, "FailFraction"},
+		{neo4jsim.FaultPlan{FailFraction: 1.5}, "FailFraction"},
+		{neo4jsim.FaultPlan{FailFraction: math.NaN()}, "FailFraction"},
+		{neo4jsim.FaultPlan{Delay: -time.Millisecond}, "Delay"},
+		{neo4jsim.FaultPlan{FailFraction: 0.1, FailCode: "DatabaseUnavailable"}, "FailCode"},
+		{neo4jsim.FaultPlan{FailCode: "Neo.TransientError.General"}, "FailCode"},
+		{neo4jsim.FaultPlan{FailCode: "Neo.Weird.General.DatabaseUnavailable"}, "FailCode"},
 	} {
-		if srv, err := neo4jsim.NewServer(dbms, "127.0.0.1:0", neo4jsim.WithFaultPlan(p)); err == nil {
+		srv, err := neo4jsim.NewServer(dbms, "127.0.0.1:0", neo4jsim.WithFaultPlan(c.plan))
+		if err == nil {
 			_ = srv.Close()
-			t.Errorf("%+v: NewServer accepted the plan", p)
+			t.Errorf("%+v: NewServer accepted the plan", c.plan)
+			continue
 		}
+		var pe *neo4jsim.FaultPlanError
+		if !errors.As(err, &pe) || pe.Field != c.field {
+			t.Errorf("%+v: error %v, want one about %s", c.plan, err, c.field)
+		}
+	}
+	ok := neo4jsim.FaultPlan{DropEvery: time.Second, FailFraction: 1, FailCode: "Neo.ClientError.Statement.ArgumentError", Delay: time.Millisecond}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("%+v: %v", ok, err)
 	}
 }
 
@@ -125,7 +141,7 @@ func TestDropEveryCutsConnectionsAndTheDriverRecovers(t *testing.T) {
 		switch {
 		case err == nil && len(res.Records) == 1:
 			succeeded++
-		case err != nil && neo4j.IsConnectivityError(err):
+		case cutConnection(err):
 		default:
 			t.Fatalf("query %d: %v", i, err)
 		}
@@ -139,6 +155,23 @@ func TestDropEveryCutsConnectionsAndTheDriverRecovers(t *testing.T) {
 	if !strings.Contains(logs.String(), "bolt connections dropped (fault plan)") {
 		t.Error("the drops were not logged")
 	}
+}
+
+// cutConnection reports a connectivity error, or a retry budget spent on nothing else.
+func cutConnection(err error) bool {
+	if neo4j.IsConnectivityError(err) {
+		return true
+	}
+	var limit *neo4j.TransactionExecutionLimit
+	if !errors.As(err, &limit) || len(limit.Errors) == 0 {
+		return false
+	}
+	for _, e := range limit.Errors {
+		if !neo4j.IsConnectivityError(e) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestPlanDelayIsCounted(t *testing.T) {

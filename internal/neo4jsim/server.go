@@ -194,7 +194,7 @@ func (s *Server) acceptLoop() {
 			}
 			return
 		}
-		if s.faults.refusing() {
+		if s.faults.onAccept() {
 			_ = nc.Close()
 			s.opts.logger.Info("bolt connection refused (fault injection)", "remote", nc.RemoteAddr().String())
 			continue
