@@ -2,8 +2,8 @@ package metrics
 
 import (
 	"context"
-	"log"
 	"errors"
+	"log"
 	"net"
 	"net/http"
 	"sync"
