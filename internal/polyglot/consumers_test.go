@@ -173,44 +173,52 @@ func pythonClient(t testing.TB) *consumer {
 
 var nodeConsumer once
 
+// prepareNodeExample copies examples/<name> (its .js files, package.json and lockfile) to the
+// run's directory and installs its locked dependencies there with `npm ci`. It needs Node.js
+// 18.<minMinor> or newer (for what needs names the feature); without node or npm, or with an
+// older node, it returns the reason to skip.
+func prepareNodeExample(name string, minMinor int, what string) (dir, skip string, err error) {
+	if n := lookPaths("node", "npm"); n != "" {
+		return "", fmt.Sprintf("%s missing (Node.js >= 18.%d with npm): %s", n, minMinor, installHint), nil
+	}
+	out, err := run(repoRoot, nil, time.Minute, "node", "-p", "process.versions.node")
+	if err != nil {
+		return "", "", err
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "%d.%d", &major, &minor); err != nil || major < 18 || (major == 18 && minor < minMinor) {
+		return "", fmt.Sprintf("node %s is too old (>= 18.%d needed for %s): %s", strings.TrimSpace(out), minMinor, what, installHint), nil
+	}
+	src := filepath.Join(repoRoot, "examples", name)
+	dir = filepath.Join(artifacts, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	names, err := filepath.Glob(filepath.Join(src, "*.js"))
+	if err != nil {
+		return "", "", err
+	}
+	for _, f := range append(names, filepath.Join(src, "package.json"), filepath.Join(src, "package-lock.json")) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			return "", "", err
+		}
+	}
+	if _, err := run(dir, nil, 5*time.Minute, "npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"); err != nil {
+		return "", "", fmt.Errorf("npm ci from examples/%s/package-lock.json: %w", name, err)
+	}
+	return dir, "", nil
+}
+
 // nodeClient copies examples/node to the run's directory, installs its locked dependencies
 // with `npm ci` there, and returns the Node consumer.
 func nodeClient(t testing.TB) *consumer {
 	t.Helper()
 	dir := nodeConsumer.get(t, func() (string, string, error) {
-		if n := lookPaths("node", "npm"); n != "" {
-			return "", n + " missing (Node.js >= 18.3 with npm): " + installHint, nil
-		}
-		out, err := run(repoRoot, nil, time.Minute, "node", "-p", "process.versions.node")
-		if err != nil {
-			return "", "", err
-		}
-		var major, minor int
-		if _, err := fmt.Sscanf(strings.TrimSpace(out), "%d.%d", &major, &minor); err != nil || major < 18 || (major == 18 && minor < 3) {
-			return "", fmt.Sprintf("node %s is too old (>= 18.3 needed for util.parseArgs): %s", strings.TrimSpace(out), installHint), nil
-		}
-		src := filepath.Join(repoRoot, "examples", "node")
-		dir := filepath.Join(artifacts, "node")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", "", err
-		}
-		names, err := filepath.Glob(filepath.Join(src, "*.js"))
-		if err != nil {
-			return "", "", err
-		}
-		for _, f := range append(names, filepath.Join(src, "package.json"), filepath.Join(src, "package-lock.json")) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return "", "", err
-			}
-			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
-				return "", "", err
-			}
-		}
-		if _, err := run(dir, nil, 5*time.Minute, "npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"); err != nil {
-			return "", "", fmt.Errorf("npm ci from examples/node/package-lock.json: %w", err)
-		}
-		return dir, "", nil
+		return prepareNodeExample("node", 3, "util.parseArgs")
 	})
 	return &consumer{
 		lang: "node",

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -56,39 +54,7 @@ var neo4jsimJSSuite once
 func neo4jsimJS(t testing.TB) string {
 	t.Helper()
 	return neo4jsimJSSuite.get(t, func() (string, string, error) {
-		if n := lookPaths("node", "npm"); n != "" {
-			return "", n + " missing (Node.js >= 18.15 with npm): " + installHint, nil
-		}
-		out, err := run(repoRoot, nil, time.Minute, "node", "-p", "process.versions.node")
-		if err != nil {
-			return "", "", err
-		}
-		var major, minor int
-		if _, err := fmt.Sscanf(strings.TrimSpace(out), "%d.%d", &major, &minor); err != nil || major < 18 || (major == 18 && minor < 15) {
-			return "", fmt.Sprintf("node %s is too old (>= 18.15 needed for node:test with --test-reporter): %s", strings.TrimSpace(out), installHint), nil
-		}
-		src := filepath.Join(repoRoot, "examples", "neo4jsim-js")
-		dir := filepath.Join(artifacts, "neo4jsim-js")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", "", err
-		}
-		names, err := filepath.Glob(filepath.Join(src, "*.js"))
-		if err != nil {
-			return "", "", err
-		}
-		for _, f := range append(names, filepath.Join(src, "package.json"), filepath.Join(src, "package-lock.json")) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return "", "", err
-			}
-			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
-				return "", "", err
-			}
-		}
-		if _, err := run(dir, nil, 5*time.Minute, "npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"); err != nil {
-			return "", "", fmt.Errorf("npm ci from examples/neo4jsim-js/package-lock.json: %w", err)
-		}
-		return dir, "", nil
+		return prepareNodeExample("neo4jsim-js", 15, "node:test with --test-reporter")
 	})
 }
 
