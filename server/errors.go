@@ -234,14 +234,19 @@ func Status(err error) *status.Status {
 	return build(codes.Internal, "internal error", cdcstreamv1.ErrorReason_INTERNAL, md, nil, nil)
 }
 
+// maxRefusalMessage bounds a refusal's status message, which repeats text the edges wrote
+// (and may hold a client's input, such as a decoder's complaint), so that every status fits a
+// peer's header limit.
+const maxRefusalMessage = 512
+
 // refusalMessage is the status message of a refusal: the error's text without the database
-// wrapper.
+// wrapper, cut to maxRefusalMessage bytes.
 func refusalMessage(err error) string {
 	var dbErr *databaseError
 	if errors.As(err, &dbErr) {
 		err = dbErr.err
 	}
-	return err.Error()
+	return truncate(err.Error(), maxRefusalMessage)
 }
 
 // build makes a status with ErrorInfo, and RetryInfo (retry != nil) and BadRequest

@@ -31,7 +31,6 @@ import (
 	"io"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -41,10 +40,6 @@ import (
 	"github.com/cdcstream/cdcstream/internal/metrics"
 	"github.com/cdcstream/cdcstream/server"
 )
-
-// maxEchoedDecodeError bounds the decoder's text echoed in a status message (it names at
-// most a field of the schema, but the status must fit any client's header limit).
-const maxEchoedDecodeError = 200
 
 // requestGuard times and counts the reading of request messages.
 type requestGuard struct {
@@ -182,7 +177,7 @@ func (s *guardedStream) RecvMsg(m any) error {
 // is RecvMsg's own result.
 func (g *requestGuard) check(m any, err error) error {
 	if derr := g.decoded(m); derr != nil {
-		return g.reject("malformed request message: " + truncate(derr.Error(), maxEchoedDecodeError))
+		return g.reject("malformed request message: " + derr.Error())
 	}
 	return err
 }
@@ -255,15 +250,4 @@ func (s serviceInfo) GetServiceInfo() map[string]grpc.ServiceInfo {
 // service's domain: the shape server.Status gives every request error.
 func invalidRequest(msg string) error {
 	return server.Status(fmt.Errorf("%w: %s", server.ErrMalformedRequest, msg)).Err()
-}
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
