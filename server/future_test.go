@@ -20,7 +20,10 @@ func futureServer(t *testing.T, timeout time.Duration) (*server.Server, *servert
 	t.Helper()
 	src := servertest.NewFakeSource(db)
 	src.Commit(db, 10)
-	srv, err := server.New(src, server.WithPollInterval(5*time.Millisecond), server.WithFutureCursorTimeout(timeout))
+	// The subscription's own polls: with the shared tail, a cursor at the head is served from
+	// the window without a poll.
+	srv, err := server.New(src, server.WithPollInterval(5*time.Millisecond), server.WithFutureCursorTimeout(timeout),
+		server.WithSharedTail(false))
 	if err != nil {
 		t.Fatal(err)
 	}

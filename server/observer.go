@@ -45,6 +45,23 @@ type Observer interface {
 	// Authenticating interceptors report their refusals here too (internal/auth). No database
 	// label: a refused request's database is not known to exist.
 	Refused(rpc string, reason cdcstreamv1.ErrorReason)
+	// TailPolled: after every poll of a database's shared tail (Source.Poll without
+	// selectors), with the number of changes, its duration and error.
+	TailPolled(database string, changes int, took time.Duration, err error)
+	// Window: the size of a database's shared tail window after it changed (changes and
+	// encoded bytes; 0, 0 when the tail stopped).
+	Window(database string, changes int, bytes int64)
+	// Synced: +1 when a subscription starts reading the shared tail's window, -1 when it stops
+	// (it fell out, or the stream ended). Subscriptions not synced poll Neo4j themselves.
+	Synced(database string, delta int)
+	// Joined: an unsynced subscription reached the window and is served from it.
+	Joined(database string)
+	// FellOut: a synced subscription's position left the window (the client read slower than
+	// the window turned over); it polls Neo4j itself until it joins again.
+	FellOut(database string)
+	// InFlight: bytes read by per-subscription polls entered (+) or left (-) the in-flight
+	// budget (WithMaxInFlightBytes).
+	InFlight(delta int64)
 }
 
 // NopObserver ignores every event; embed it in an Observer that handles only some.
@@ -79,6 +96,24 @@ func (NopObserver) HandoffWaiting(string, int) {}
 
 // Refused implements Observer.
 func (NopObserver) Refused(string, cdcstreamv1.ErrorReason) {}
+
+// TailPolled implements Observer.
+func (NopObserver) TailPolled(string, int, time.Duration, error) {}
+
+// Window implements Observer.
+func (NopObserver) Window(string, int, int64) {}
+
+// Synced implements Observer.
+func (NopObserver) Synced(string, int) {}
+
+// Joined implements Observer.
+func (NopObserver) Joined(string) {}
+
+// FellOut implements Observer.
+func (NopObserver) FellOut(string) {}
+
+// InFlight implements Observer.
+func (NopObserver) InFlight(int64) {}
 
 // observers fans every event out to several Observers, in order.
 type observers []Observer
@@ -143,6 +178,42 @@ func (os observers) Refused(rpc string, reason cdcstreamv1.ErrorReason) {
 	}
 }
 
+func (os observers) TailPolled(db string, n int, took time.Duration, err error) {
+	for _, o := range os {
+		o.TailPolled(db, n, took, err)
+	}
+}
+
+func (os observers) Window(db string, changes int, bytes int64) {
+	for _, o := range os {
+		o.Window(db, changes, bytes)
+	}
+}
+
+func (os observers) Synced(db string, delta int) {
+	for _, o := range os {
+		o.Synced(db, delta)
+	}
+}
+
+func (os observers) Joined(db string) {
+	for _, o := range os {
+		o.Joined(db)
+	}
+}
+
+func (os observers) FellOut(db string) {
+	for _, o := range os {
+		o.FellOut(db)
+	}
+}
+
+func (os observers) InFlight(delta int64) {
+	for _, o := range os {
+		o.InFlight(delta)
+	}
+}
+
 // Stats is a snapshot of the Server's counters since New.
 type Stats struct {
 	// ActiveSubscriptions is the number of open Subscribe streams.
@@ -166,6 +237,15 @@ type Stats struct {
 	Rotations uint64
 	// Refusals is the number of calls refused before any Neo4j work (Observer.Refused).
 	Refusals uint64
+	// TailPolls is the number of shared tail polls (Source.Poll without selectors, once per
+	// database and head move); TailPollErrors of those failed.
+	TailPolls, TailPollErrors uint64
+	// Synced is the number of subscriptions served from a shared tail window.
+	Synced int64
+	// Joins and FellOut count subscriptions that reached a window, and that left one.
+	Joins, FellOut uint64
+	// InFlightBytes is the bytes read by per-subscription polls and not sent yet.
+	InFlightBytes int64
 }
 
 // counters is the built-in Observer behind Stats.
@@ -174,7 +254,27 @@ type counters struct {
 	polls, pollErrors, probes    atomic.Uint64
 	changesSent, checkpointsSent atomic.Uint64
 	batches, rotations, refusals atomic.Uint64
+	tailPolls, tailPollErrors    atomic.Uint64
+	synced, inFlight             atomic.Int64
+	joins, fellOut               atomic.Uint64
 }
+
+func (c *counters) TailPolled(_ string, _ int, _ time.Duration, err error) {
+	c.tailPolls.Add(1)
+	if err != nil {
+		c.tailPollErrors.Add(1)
+	}
+}
+
+func (c *counters) Window(string, int, int64) {}
+
+func (c *counters) Synced(_ string, delta int) { c.synced.Add(int64(delta)) }
+
+func (c *counters) Joined(string) { c.joins.Add(1) }
+
+func (c *counters) FellOut(string) { c.fellOut.Add(1) }
+
+func (c *counters) InFlight(delta int64) { c.inFlight.Add(delta) }
 
 func (c *counters) Refused(string, cdcstreamv1.ErrorReason) { c.refusals.Add(1) }
 
@@ -219,5 +319,11 @@ func (c *counters) snapshot() Stats {
 		PollersWaiting:      c.waiting.Load(),
 		Rotations:           c.rotations.Load(),
 		Refusals:            c.refusals.Load(),
+		TailPolls:           c.tailPolls.Load(),
+		TailPollErrors:      c.tailPollErrors.Load(),
+		Synced:              c.synced.Load(),
+		Joins:               c.joins.Load(),
+		FellOut:             c.fellOut.Load(),
+		InFlightBytes:       c.inFlight.Load(),
 	}
 }

@@ -53,6 +53,17 @@ const (
 	DefaultFutureCursorTimeout = time.Minute
 	MinFutureCursorTimeout     = 100 * time.Millisecond
 	MaxFutureCursorTimeout     = time.Hour
+	// DefaultTailWindowBytes is the default bound of each database's shared tail window, in
+	// encoded bytes of the changes it holds; MinTailWindowBytes and MaxTailWindowBytes bound
+	// WithTailWindowBytes.
+	DefaultTailWindowBytes = 64 << 20
+	MinTailWindowBytes     = 64 << 10
+	MaxTailWindowBytes     = 64 << 30
+	// DefaultMaxInFlightBytes is the default bound of the bytes in flight across all streams
+	// (WithMaxInFlightBytes); MinMaxInFlightBytes and MaxMaxInFlightBytes bound it.
+	DefaultMaxInFlightBytes = 256 << 20
+	MinMaxInFlightBytes     = 1 << 20
+	MaxMaxInFlightBytes     = 64 << 30
 )
 
 // AdmissionRequest is what an admission function decides on.
@@ -88,6 +99,9 @@ type options struct {
 	sendTimeout        time.Duration
 	futureTimeout      time.Duration
 	logSampleRate      int
+	sharedTail         bool
+	tailWindowBytes    int64
+	maxInFlightBytes   int64
 	admission          Admission
 	observers          observers
 	logger             *slog.Logger
@@ -106,6 +120,9 @@ func defaultOptions() options {
 		sendTimeout:        DefaultSendTimeout,
 		futureTimeout:      DefaultFutureCursorTimeout,
 		logSampleRate:      DefaultLogSampleRate,
+		sharedTail:         true,
+		tailWindowBytes:    DefaultTailWindowBytes,
+		maxInFlightBytes:   DefaultMaxInFlightBytes,
 		logger:             slog.New(slog.DiscardHandler),
 		clock:              systemClock{},
 	}
@@ -191,6 +208,33 @@ func WithFutureCursorTimeout(d time.Duration) Option {
 // Default 10; allowed 1..100000.
 func WithLogSampleRate(n int) Option {
 	return func(o *options) { o.logSampleRate = n }
+}
+
+// WithSharedTail turns the shared tail on or off (docs/architecture.md, "The shared tail").
+// On (the default), each database has one tail reader that polls Neo4j once, without
+// selectors, whenever the head moves, and serves every subscription whose cursor is inside its
+// window, evaluating selectors in process (Matcher); subscriptions behind the window poll
+// Neo4j themselves until they join it. Off, every subscription polls Neo4j itself with its
+// selectors: Neo4j filters, and its statements grow with the number of active subscriptions.
+func WithSharedTail(on bool) Option {
+	return func(o *options) { o.sharedTail = on }
+}
+
+// WithTailWindowBytes bounds each database's shared tail window, in encoded bytes of the
+// changes it holds (the decoded events it also keeps take about as much again). A subscription
+// whose position the window evicted reads Neo4j itself until it joins again. Default 64 MiB;
+// allowed 64 KiB..64 GiB.
+func WithTailWindowBytes(n int64) Option {
+	return func(o *options) { o.tailWindowBytes = n }
+}
+
+// WithMaxInFlightBytes bounds the bytes in flight across all streams: the encoded changes
+// that per-subscription polls read from Neo4j and that are not sent yet. A poll waits while
+// the budget is spent (so the bound is exceeded by at most one batch per polling stream).
+// Changes served from a shared tail window are counted by the window, not here. Default
+// 256 MiB; allowed 1 MiB..64 GiB.
+func WithMaxInFlightBytes(n int64) Option {
+	return func(o *options) { o.maxInFlightBytes = n }
 }
 
 // WithAdmission sets the function every Subscribe and GetCursor consults after validating the
@@ -291,6 +335,12 @@ func (o *options) validate() error {
 	}
 	if o.logSampleRate < MinLogSampleRate || o.logSampleRate > MaxLogSampleRate {
 		errs = append(errs, fmt.Errorf("log sample rate %d outside %d..%d", o.logSampleRate, MinLogSampleRate, MaxLogSampleRate))
+	}
+	if o.tailWindowBytes < MinTailWindowBytes || o.tailWindowBytes > MaxTailWindowBytes {
+		errs = append(errs, fmt.Errorf("tail window bytes %d outside %d..%d", o.tailWindowBytes, MinTailWindowBytes, MaxTailWindowBytes))
+	}
+	if o.maxInFlightBytes < MinMaxInFlightBytes || o.maxInFlightBytes > MaxMaxInFlightBytes {
+		errs = append(errs, fmt.Errorf("max in-flight bytes %d outside %d..%d", o.maxInFlightBytes, MinMaxInFlightBytes, MaxMaxInFlightBytes))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("server: invalid options: %w", err)

@@ -25,9 +25,19 @@ var (
 // pollResult is what the poller hands to the sender: a batch of changes and the newest
 // cursor id after it, or the error that ended the poller.
 type pollResult struct {
-	changes  []*cdcstreamv1.ChangeEvent
+	changes  []change
 	position string
 	err      error
+	// release, when set, is called by the sender once it sent the batch: it returns the
+	// batch's bytes to the in-flight budget.
+	release func()
+}
+
+// change is one change to send: the event, and its messages encoded once by the shared tail
+// (nil: encoded by the sender for this stream).
+type change struct {
+	ev  *cdcstreamv1.ChangeEvent
+	enc [][]byte
 }
 
 // poller is the only caller of Source for one subscription. It owns the query cursor.
@@ -41,8 +51,18 @@ type poller struct {
 	limit     int
 	interval  time.Duration
 	head      *headProber
-	// prepared is the Source's storage for this subscription (PollRequest.Prepared).
-	prepared Prepared
+	// prepared is the Source's storage for this subscription (PollRequest.Prepared); all is
+	// the same for its polls without selectors (joining the shared tail).
+	prepared, all Prepared
+	// tail, when set, is the database's shared tail (feed.go); match evaluates the
+	// subscription's selectors in process for it. startPos and startSynced say the stream
+	// starts inside the tail's window, at that position.
+	tail        *tail
+	match       *Matcher
+	startPos    uint64
+	startSynced bool
+	// budget bounds the bytes of batches read by per-subscription polls and not yet sent.
+	budget *budget
 	// futureTimeout bounds a run of ErrFutureCursor answers (WithFutureCursorTimeout).
 	futureTimeout time.Duration
 	// unverified says the start cursor is the client's and no poll has accepted it yet: the
@@ -66,6 +86,9 @@ func (p *poller) run(ctx context.Context, cursor string, atHead bool) {
 }
 
 func (p *poller) loop(ctx context.Context, cursor string, atHead bool) error {
+	if p.tail != nil {
+		return p.loopShared(ctx, cursor, atHead, p.startPos, p.startSynced)
+	}
 	pollNow := !atHead
 	lastCurrent := ""
 	if atHead {
@@ -77,27 +100,26 @@ func (p *poller) loop(ctx context.Context, cursor string, atHead bool) error {
 				return err
 			}
 		}
-		b, err := p.poll(ctx, cursor)
+		b, err := p.poll(ctx, cursor, false)
 		if err != nil {
+			return err
+		}
+		if err := checkBatch(b, p.database); err != nil {
 			return err
 		}
 		moved := false
 		if n := len(b.Changes); n > 0 {
-			for _, ev := range b.Changes {
-				if ev.GetCursor().GetId() == "" {
-					return errChangeWithoutCursor
-				}
-				if ev.Cursor.Database == "" {
-					ev.Cursor.Database = p.database
-				}
-			}
 			cursor, moved = b.Changes[n-1].Cursor.Id, true
 		} else if b.Current != "" && b.Current != cursor {
 			cursor, moved = b.Current, true
 		}
 		if moved || p.unverified {
 			p.unverified = false
-			if err := p.handoff(ctx, pollResult{changes: b.Changes, position: cursor}); err != nil {
+			r, err := p.own(b.Changes, cursor)
+			if err != nil {
+				return err
+			}
+			if err := p.handoff(ctx, r); err != nil {
 				return err
 			}
 		}
@@ -106,17 +128,44 @@ func (p *poller) loop(ctx context.Context, cursor string, atHead bool) error {
 	}
 }
 
-// poll runs one poll, retrying with backoff while the answering member lags behind the
-// cursor (ErrFutureCursor), for at most the future-cursor timeout: a follower catches up
-// within seconds, a cursor never issued by the database never does (errCursorInFuture).
-func (p *poller) poll(ctx context.Context, cursor string) (Batch, error) {
+// own is the hand-off of changes this subscription read itself: encoded here, so that the
+// poller encodes the next batch while the sender sends this one, and counted in the in-flight
+// budget until the sender sent them.
+func (p *poller) own(changes []*cdcstreamv1.ChangeEvent, position string) (pollResult, error) {
+	r := pollResult{changes: make([]change, len(changes)), position: position}
+	var bytes int64
+	for i, ev := range changes {
+		e, err := encodeChange(ev)
+		if err != nil {
+			return pollResult{}, err
+		}
+		r.changes[i] = change{ev: ev, enc: e.msgs}
+		bytes += int64(e.size)
+	}
+	if bytes > 0 {
+		r.release = p.budget.add(bytes)
+	}
+	return r, nil
+}
+
+// poll runs one poll (without selectors when unfiltered), retrying with backoff while the
+// answering member lags behind the cursor (ErrFutureCursor), for at most the future-cursor
+// timeout: a follower catches up within seconds, a cursor never issued by the database never
+// does (errCursorInFuture).
+func (p *poller) poll(ctx context.Context, cursor string, unfiltered bool) (Batch, error) {
+	req := PollRequest{Database: p.database, From: cursor, Selectors: p.selectors, Limit: p.limit, Prepared: &p.prepared}
+	if unfiltered {
+		req.Selectors, req.Prepared = nil, &p.all
+	}
+	if err := p.budget.wait(ctx); err != nil {
+		return Batch{}, err
+	}
 	backoff := p.interval
 	// since is when the current run of ErrFutureCursor answers began (zero: none yet).
 	var since time.Time
 	for {
 		start := p.clock.Now()
-		b, err := p.src.Poll(ctx, PollRequest{Database: p.database, From: cursor, Selectors: p.selectors,
-			Limit: p.limit, Prepared: &p.prepared})
+		b, err := p.src.Poll(ctx, req)
 		p.obs.Polled(p.database, len(b.Changes), p.clock.Now().Sub(start), err)
 		if err == nil || !errors.Is(err, ErrFutureCursor) || ctx.Err() != nil {
 			return b, err
@@ -176,6 +225,7 @@ func (p *poller) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // handoff gives r to the sender, blocking while the sender is busy with the previous batch.
+// When ctx ends first, r's bytes go back to the budget.
 func (p *poller) handoff(ctx context.Context, r pollResult) error {
 	select {
 	case p.out <- r:
@@ -188,6 +238,9 @@ func (p *poller) handoff(ctx context.Context, r pollResult) error {
 	case p.out <- r:
 		return nil
 	case <-ctx.Done():
+		if r.release != nil {
+			r.release()
+		}
 		return context.Cause(ctx)
 	}
 }

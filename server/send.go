@@ -12,8 +12,11 @@ import (
 // sender is the only caller of the stream's Send for one subscription. It sends the changes
 // the poller hands over, and a Checkpoint when nothing was sent for the checkpoint interval.
 type sender struct {
-	// send writes one message to the client (stream.Send, or a recorder in tests).
-	send     func(*cdcstreamv1.SubscribeResponse) error
+	// send writes one message to the client: a *cdcstreamv1.SubscribeResponse, or an
+	// *encodedMsg when encoded is set (stream.SendMsg, or a recorder in tests).
+	send func(any) error
+	// encoded says the stream's codec sends *encodedMsg as they are (canSendEncoded).
+	encoded  bool
 	clock    Clock
 	obs      Observer
 	database string
@@ -70,16 +73,12 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 				return r.err
 			}
 			verified = true
-			for _, ev := range r.changes {
-				msg := &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ev}}
-				if err := s.send(msg); err != nil {
-					return err
-				}
-				var commit time.Time
-				if ts := ev.GetMetadata().GetTxCommitTime(); ts != nil {
-					commit = ts.AsTime()
-				}
-				s.obs.ChangeSent(s.database, commit)
+			err := s.sendChanges(r.changes)
+			if r.release != nil {
+				r.release()
+			}
+			if err != nil {
+				return err
 			}
 			newest = r.position
 			if len(r.changes) > 0 {
@@ -95,6 +94,27 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 			rearm()
 		}
 	}
+}
+
+// sendChanges sends each change, as its encoded messages when the stream can take them.
+func (s *sender) sendChanges(changes []change) error {
+	for _, c := range changes {
+		if s.encoded && c.enc != nil {
+			for _, data := range c.enc {
+				if err := s.send(&encodedMsg{data: data}); err != nil {
+					return err
+				}
+			}
+		} else if err := s.send(changeMessage(c.ev)); err != nil {
+			return err
+		}
+		var commit time.Time
+		if ts := c.ev.GetMetadata().GetTxCommitTime(); ts != nil {
+			commit = ts.AsTime()
+		}
+		s.obs.ChangeSent(s.database, commit)
+	}
+	return nil
 }
 
 // final ends the stream on the server's initiative (shutdown, rotation): a last Checkpoint

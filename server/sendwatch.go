@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 )
 
 // shutdownSendGrace is how long a Send already in progress when the server shuts down may
@@ -19,14 +17,14 @@ const shutdownSendGrace = time.Second
 // sender stops waiting, the handler returns, grpc-go cancels the stream, and the blocked Send
 // returns and the goroutine ends; until then it holds only the message being sent.
 type writer struct {
-	send    func(*cdcstreamv1.SubscribeResponse) error
+	send    func(any) error
 	timeout time.Duration
 	// timer is the watchdog, re-armed for every Send (one timer per stream, not per Send).
 	timer    *time.Timer
 	shutdown <-chan struct{}
 	// in carries the message to send to the goroutine; capacity 1, and at most one message is
 	// in flight. close ends the goroutine.
-	in chan *cdcstreamv1.SubscribeResponse
+	in chan any
 	// out carries each Send's result back; capacity 1, so that a Send finishing after the
 	// sender gave up never blocks the goroutine.
 	out chan error
@@ -39,11 +37,11 @@ type writer struct {
 // newWriter starts the writer's goroutine; close must be called once the sender returned. The
 // watchdog measures wall time blocked in the transport, so it runs on the system clock even
 // when WithClock drives the server's other timers (tests), and never counts among them.
-func newWriter(send func(*cdcstreamv1.SubscribeResponse) error, timeout time.Duration, shutdown <-chan struct{}) *writer {
+func newWriter(send func(any) error, timeout time.Duration, shutdown <-chan struct{}) *writer {
 	timer := time.NewTimer(timeout)
 	timer.Stop()
 	w := &writer{send: send, timeout: timeout, timer: timer, shutdown: shutdown,
-		in: make(chan *cdcstreamv1.SubscribeResponse, 1), out: make(chan error, 1), done: make(chan struct{})}
+		in: make(chan any, 1), out: make(chan error, 1), done: make(chan struct{})}
 	// The writer goroutine: the only caller of send; it ends when in is closed and the Send
 	// in flight (if any) returned.
 	go func() {
@@ -59,7 +57,7 @@ func newWriter(send func(*cdcstreamv1.SubscribeResponse) error, timeout time.Dur
 // when the Send stays blocked for the timeout, the cause when ctx ends, and errShuttingDown
 // when the server shuts down and the Send does not finish within shutdownSendGrace. After an
 // error other than the Send's own, the writer must not be used again.
-func (w *writer) write(ctx context.Context, msg *cdcstreamv1.SubscribeResponse) error {
+func (w *writer) write(ctx context.Context, msg any) error {
 	if w.stuck {
 		return errSendTimeout
 	}

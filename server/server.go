@@ -25,8 +25,11 @@ type Server struct {
 	// logs samples the log lines of ended RPCs (finish), per reason.
 	logs  *LogSampler
 	heads *heads
-	stats *counters
-	obs   Observer
+	// tails is nil when the shared tail is off (WithSharedTail(false)).
+	tails  *tails
+	budget *budget
+	stats  *counters
+	obs    Observer
 
 	// mu protects active, shuttingDown and drained's closing.
 	mu sync.Mutex
@@ -69,6 +72,10 @@ func New(src Source, opts ...Option) (*Server, error) {
 	}
 	s.shutdownCtx, s.cancelShutdown = context.WithCancelCause(context.Background())
 	s.heads = newHeads(src, &s.opts, s.obs)
+	if s.opts.sharedTail {
+		s.tails = newTails(src, &s.opts, s.obs, s.heads)
+	}
+	s.budget = newBudget(s.opts.maxInFlightBytes, s.obs)
 	return s, nil
 }
 

@@ -21,11 +21,12 @@ const earliestTimeout = 5 * time.Second
 // the poller goroutine and the sender, waits for the poller before returning, and turns the
 // final error into a status.
 func (s *Server) Subscribe(req *cdcstreamv1.SubscribeRequest, stream grpc.ServerStreamingServer[cdcstreamv1.SubscribeResponse]) error {
-	return s.subscribe(stream.Context(), req, stream.Send)
+	return s.subscribe(stream.Context(), req, stream.SendMsg, canSendEncoded(stream))
 }
 
-// subscribe is Subscribe with the stream reduced to its context and Send.
-func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeRequest, send func(*cdcstreamv1.SubscribeResponse) error) error {
+// subscribe is Subscribe with the stream reduced to its context and SendMsg; encoded says
+// send takes *encodedMsg (encode.go) as well as *cdcstreamv1.SubscribeResponse.
+func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeRequest, send func(any) error, encoded bool) error {
 	p, err := validateSubscribe(req, &s.opts)
 	if err != nil {
 		return s.refuse(ctx, "Subscribe", "", err).Err()
@@ -40,7 +41,7 @@ func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 	}
 	defer s.releaseSlot()
 	s.obs.StreamStarted(p.database)
-	st := s.finish(ctx, "Subscribe", p.database, s.run(ctx, p, send))
+	st := s.finish(ctx, "Subscribe", p.database, s.run(ctx, p, send, encoded))
 	s.obs.StreamEnded(p.database, st.Code(), statusReason(st))
 	return st.Err()
 }
@@ -48,25 +49,51 @@ func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 // run resolves the start, then runs the poller and the sender until one of them ends the
 // subscription. No goroutine outlives it, except a writer goroutine still blocked in a Send
 // that timed out: it returns as soon as the handler returned and grpc-go ended the stream.
-func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstreamv1.SubscribeResponse) error) error {
-	cursor, atHead, err := s.resolveStart(ctx, p)
-	if err != nil {
-		return err
+func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) error, encoded bool) error {
+	pl := &poller{src: s.src, clock: s.opts.clock, obs: s.obs, log: s.log, database: p.database,
+		selectors: p.selectors, limit: s.opts.batchLimit, interval: s.opts.pollInterval,
+		futureTimeout: s.opts.futureTimeout, unverified: p.start == startCursor, budget: s.budget}
+	cursor, atHead := "", false
+	if s.tails != nil && p.start == startNow {
+		// A stream at NOW starts at the newest position of a running tail: no Neo4j query.
+		if t := s.tails.running(p.database); t != nil {
+			if pos, id, ok := t.win.tip(); ok {
+				pl.tail, pl.startPos, pl.startSynced, cursor, atHead = t, pos, true, id, true
+			} else {
+				s.tails.release(t)
+			}
+		}
+	}
+	if pl.tail == nil {
+		var err error
+		if cursor, atHead, err = s.resolveStart(ctx, p); err != nil {
+			return err
+		}
 	}
 	seed := ""
 	if atHead {
 		seed = cursor
 	}
-	head := s.heads.acquire(p.database, seed)
-	defer s.heads.release(head)
+	if s.tails != nil {
+		if pl.tail == nil {
+			pl.tail = s.tails.acquire(p.database, seed)
+		}
+		defer s.tails.release(pl.tail)
+		m, err := NewMatcher(p.selectors)
+		if err != nil {
+			return err
+		}
+		pl.match = m
+	} else {
+		pl.head = s.heads.acquire(p.database, seed)
+		defer s.heads.release(pl.head)
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(errSubscriptionEnded)
 	// results carries batches from the poller to the sender (see poller.out).
 	results := make(chan pollResult, 1)
-	pl := &poller{src: s.src, clock: s.opts.clock, obs: s.obs, log: s.log, database: p.database,
-		selectors: p.selectors, limit: s.opts.batchLimit, interval: s.opts.pollInterval,
-		head: head, futureTimeout: s.opts.futureTimeout, unverified: p.start == startCursor, out: results}
+	pl.out = results
 	// pollerDone is closed when the poller goroutine has returned.
 	pollerDone := make(chan struct{})
 	// The poller goroutine: the only caller of Source for this stream; it ends when ctx is
@@ -77,12 +104,20 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 	}()
 	// Every Send runs under the send timeout's watchdog (sendwatch.go).
 	w := newWriter(send, s.opts.sendTimeout, s.shutdown)
-	sd := &sender{send: func(m *cdcstreamv1.SubscribeResponse) error { return w.write(ctx, m) },
+	sd := &sender{send: func(m any) error { return w.write(ctx, m) }, encoded: encoded,
 		clock: s.opts.clock, obs: s.obs, database: p.database,
 		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge}
-	err = sd.run(ctx, results, cursor, p.start != startCursor)
+	err := sd.run(ctx, results, cursor, p.start != startCursor)
 	cancel(errSubscriptionEnded)
 	<-pollerDone
+	// A batch the sender never took goes back to the in-flight budget.
+	select {
+	case r := <-results:
+		if r.release != nil {
+			r.release()
+		}
+	default:
+	}
 	w.close()
 	return err
 }

@@ -138,20 +138,37 @@ func TestCheckpointTiming(t *testing.T) {
 	}
 }
 
+// TestIdleSubscribersShareOneHeadProbe: n idle subscriptions cost one head probe per poll
+// interval. When the head moves, the shared tail polls once for all of them; without it, each
+// polls once. With the tail, subscriptions at NOW after the first start at the tail's newest
+// position without reading Current.
 func TestIdleSubscribersShareOneHeadProbe(t *testing.T) {
 	t.Parallel()
 	const n = 20
-	h := newHarness(t)
+	for _, tc := range []struct {
+		name                  string
+		shared                bool
+		wantStarts, wantPolls int
+	}{{"shared tail", true, 1, 1}, {"per subscription", false, n, n}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			idleSubscribers(t, n, tc.shared, tc.wantStarts, tc.wantPolls)
+		})
+	}
+}
+
+func idleSubscribers(t *testing.T, n int, shared bool, wantStarts, wantPolls int) {
+	h := newHarness(t, server.WithSharedTail(shared))
 	subs := make([]*sub, n)
 	for i := range subs {
 		subs[i] = h.subscribe(now(), nil)
 		subs[i].rec.wait(t, h.ctx, 1)
 	}
 	h.waitTimers(n + 1) // n checkpoint timers and one prober
-	h.waitStats("idle pollers", func(st server.Stats) bool { return st.PollersIdle == n })
+	h.waitStats("idle pollers", func(st server.Stats) bool { return st.PollersIdle == int64(n) })
 	starts := h.src.Calls(servertest.MethodCurrent)
-	if starts != n {
-		t.Fatalf("%d Current calls to start %d subscriptions", starts, n)
+	if starts != wantStarts {
+		t.Fatalf("%d Current calls to start %d subscriptions, want %d", starts, n, wantStarts)
 	}
 	const intervals = 6
 	for k := 1; k <= intervals; k++ {
@@ -163,15 +180,15 @@ func TestIdleSubscribersShareOneHeadProbe(t *testing.T) {
 			t.Fatalf("after %d idle intervals: %d polls, want 0", k, got)
 		}
 	}
-	// A transaction no selector matches moves the head: every subscriber polls once, finds
-	// nothing and moves its cursor to the new head.
+	// A transaction no selector matches moves the head: one poll (the tail's, or each
+	// subscriber's) finds nothing and moves every cursor to the new head.
 	head := h.src.Skip(db, 1)
 	h.clock.Advance(pollInterval)
-	h.waitStats("a batch per subscriber", func(st server.Stats) bool { return st.Batches == n && st.PollersIdle == n })
+	h.waitStats("a batch per subscriber", func(st server.Stats) bool { return st.Batches == uint64(n) && st.PollersIdle == int64(n) })
 	h.advance(pollInterval, n+1)
 	h.waitStats("the next probe", func(st server.Stats) bool { return st.HeadProbes == intervals+2 })
-	if got := h.src.Calls(servertest.MethodPoll); got != n {
-		t.Fatalf("%d polls after the head moved once, want %d", got, n)
+	if got := h.src.Calls(servertest.MethodPoll); got != wantPolls {
+		t.Fatalf("%d polls after the head moved once, want %d", got, wantPolls)
 	}
 	h.clock.Advance(11 * time.Second)
 	for i, s := range subs {
@@ -228,7 +245,7 @@ func TestMaxSubscriptions(t *testing.T) {
 
 func TestFutureCursorIsRetried(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, server.WithSharedTail(false)) // counts the subscription's own polls
 	ids := h.src.Commit(db, 1)
 	h.src.FailNext(servertest.MethodPoll, server.ErrFutureCursor, server.ErrFutureCursor)
 	s := h.subscribe(fromID(servertest.ID(db, 0)), nil)
@@ -286,7 +303,7 @@ func (h *harness) advanceUntil(step time.Duration, cond func() bool) {
 
 func TestChangeCursorGetsDatabase(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, server.WithSharedTail(false)) // the subscription's own poll
 	h.src.SetPollFunc(func(_ context.Context, call servertest.PollCall) (server.Batch, error) {
 		return server.Batch{Changes: []*cdcstreamv1.ChangeEvent{{Cursor: &cdcstreamv1.Cursor{Id: "QUJD"}}}}, nil
 	})

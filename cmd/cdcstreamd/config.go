@@ -24,6 +24,9 @@ type config struct {
 	database           string
 	pollInterval       time.Duration
 	batchLimit         int
+	sharedTail         bool
+	tailWindowBytes    int64
+	maxInFlightBytes   int64
 	checkpointInterval time.Duration
 	maxSubscriptions   int
 	maxSelectorBytes   int
@@ -64,6 +67,21 @@ func envDuration(getenv func(string) string, key string, def time.Duration) time
 	return def
 }
 
+func envInt64(getenv func(string) string, key string, def int64) int64 {
+	if n, err := strconv.ParseInt(getenv(key), 10, 64); err == nil {
+		return n
+	}
+	return def
+}
+
+// envBoolOr is envBool with a default for an unset or unparsable variable.
+func envBoolOr(getenv func(string) string, key string, def bool) bool {
+	if b, err := strconv.ParseBool(getenv(key)); err == nil {
+		return b
+	}
+	return def
+}
+
 func envBool(getenv func(string) string, key string) bool {
 	b, _ := strconv.ParseBool(getenv(key))
 	return b
@@ -88,6 +106,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		fmt.Sprintf("wait between polls of an idle subscription, %v..%v (env CDCSTREAM_POLL_INTERVAL)", server.MinPollInterval, server.MaxPollInterval))
 	fs.IntVar(&c.batchLimit, "batch-limit", envInt(getenv, "CDCSTREAM_BATCH_LIMIT", server.DefaultBatchLimit),
 		fmt.Sprintf("changes per Neo4j query (LIMIT), 1..%d (env CDCSTREAM_BATCH_LIMIT)", server.MaxBatchLimit))
+	fs.BoolVar(&c.sharedTail, "shared-tail", envBoolOr(getenv, "CDCSTREAM_SHARED_TAIL", true),
+		"one Neo4j read per database for all subscriptions, selectors evaluated in process; false: every subscription polls Neo4j with its selectors (env CDCSTREAM_SHARED_TAIL)")
+	fs.Int64Var(&c.tailWindowBytes, "tail-window-bytes", envInt64(getenv, "CDCSTREAM_TAIL_WINDOW_BYTES", server.DefaultTailWindowBytes),
+		fmt.Sprintf("encoded bytes of recent changes each database's shared tail keeps for its subscriptions, %d..%d (env CDCSTREAM_TAIL_WINDOW_BYTES)", server.MinTailWindowBytes, int64(server.MaxTailWindowBytes)))
+	fs.Int64Var(&c.maxInFlightBytes, "max-inflight-bytes", envInt64(getenv, "CDCSTREAM_MAX_INFLIGHT_BYTES", server.DefaultMaxInFlightBytes),
+		fmt.Sprintf("encoded bytes read by per-subscription polls and not sent yet, across all streams, %d..%d (env CDCSTREAM_MAX_INFLIGHT_BYTES)", server.MinMaxInFlightBytes, int64(server.MaxMaxInFlightBytes)))
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", envDuration(getenv, "CDCSTREAM_CHECKPOINT_INTERVAL", server.DefaultCheckpointInterval),
 		fmt.Sprintf("default quiet time before a checkpoint, %v..%v (env CDCSTREAM_CHECKPOINT_INTERVAL)", server.MinCheckpointInterval, server.MaxCheckpointInterval))
 	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS", server.DefaultMaxSubscriptions), "maximum concurrent subscriptions (env CDCSTREAM_MAX_SUBSCRIPTIONS)")
@@ -133,6 +157,8 @@ func (c *config) validate() error {
 		{"--database", c.database, server.WithDefaultDatabase(c.database)},
 		{"--poll-interval", c.pollInterval, server.WithPollInterval(c.pollInterval)},
 		{"--batch-limit", c.batchLimit, server.WithBatchLimit(c.batchLimit)},
+		{"--tail-window-bytes", c.tailWindowBytes, server.WithTailWindowBytes(c.tailWindowBytes)},
+		{"--max-inflight-bytes", c.maxInFlightBytes, server.WithMaxInFlightBytes(c.maxInFlightBytes)},
 		{"--checkpoint-interval", c.checkpointInterval, server.WithDefaultCheckpointInterval(c.checkpointInterval)},
 		{"--max-subscriptions", c.maxSubscriptions, server.WithMaxSubscriptions(c.maxSubscriptions)},
 		{"--max-selector-bytes", c.maxSelectorBytes, server.WithMaxSelectorBytes(c.maxSelectorBytes)},

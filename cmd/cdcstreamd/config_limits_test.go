@@ -65,3 +65,28 @@ func TestTimeoutFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedTailFlags: the shared tail is on by default with the server's window and budget
+// defaults; the flags and the environment change them, and the server range-checks them.
+func TestSharedTailFlags(t *testing.T) {
+	c, err := parseConfig(nil, env("NEO4J_PASSWORD", "pw"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.sharedTail || c.tailWindowBytes != server.DefaultTailWindowBytes || c.maxInFlightBytes != server.DefaultMaxInFlightBytes {
+		t.Fatalf("defaults %v %d %d", c.sharedTail, c.tailWindowBytes, c.maxInFlightBytes)
+	}
+	c, err = parseConfig([]string{"--shared-tail=false", "--tail-window-bytes", "1048576"},
+		env("NEO4J_PASSWORD", "pw", "CDCSTREAM_MAX_INFLIGHT_BYTES", "2097152"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.sharedTail || c.tailWindowBytes != 1<<20 || c.maxInFlightBytes != 2<<20 {
+		t.Fatalf("parsed %v %d %d", c.sharedTail, c.tailWindowBytes, c.maxInFlightBytes)
+	}
+	for _, args := range [][]string{{"--tail-window-bytes", "10"}, {"--max-inflight-bytes", "0"}} {
+		if _, err := parseConfig(args, env("NEO4J_PASSWORD", "pw"), io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

@@ -49,6 +49,7 @@ type Metrics struct {
 	statements   *prometheus.CounterVec
 	sourceErrors *prometheus.CounterVec
 	refusals     *prometheus.CounterVec
+	tail         tailMetrics
 
 	// mu guards open and confirmed, which keep the active gauge's label set bounded.
 	mu sync.Mutex
@@ -111,7 +112,9 @@ func New(opts ...Option) *Metrics {
 			Namespace: "cdcstream", Name: "refusals_total",
 			Help: "Calls refused before any Neo4j work (invalid request, authentication, authorisation, limits, shutdown), by RPC and ErrorInfo reason.",
 		}, []string{"rpc", "reason"}),
+		tail: newTailMetrics(),
 	}
+	m.reg.MustRegister(m.tail.collectors()...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -1,0 +1,73 @@
+package server_test
+
+import (
+	"fmt"
+	"testing"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/server"
+	"github.com/cdcstream/cdcstream/server/servertest"
+	"google.golang.org/grpc/codes"
+)
+
+// TestTailPollErrorEndsSyncedStreams: when the shared tail's poll fails, the synced streams
+// end with the status their own poll would have given (UNAVAILABLE, NEO4J_UNAVAILABLE).
+func TestTailPollErrorEndsSyncedStreams(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	a := h.subscribe(now(), nil)
+	a.rec.wait(t, h.ctx, 1)
+	b := h.subscribe(now(), nil)
+	b.rec.wait(t, h.ctx, 1)
+	h.waitStats("two synced subscriptions", func(st server.Stats) bool { return st.Synced == 2 })
+	h.src.FailNext(servertest.MethodPoll, fmt.Errorf("fake: %w", server.ErrNeo4jUnavailable))
+	h.src.Commit(db, 1)
+	var errs [2]error
+	for i, s := range []*sub{a, b} {
+		h.advanceUntil(pollInterval, func() bool {
+			select {
+			case errs[i] = <-s.done:
+				s.done <- errs[i] // for the cleanup
+				return true
+			default:
+				return false
+			}
+		})
+		wantStatus(t, errs[i], codes.Unavailable, cdcstreamv1.ErrorReason_NEO4J_UNAVAILABLE.String())
+	}
+	if got := h.src.Calls(servertest.MethodPoll); got != 1 {
+		t.Fatalf("%d polls for two synced streams, want the tail's one", got)
+	}
+}
+
+// TestTailSelectorsInProcess: a synced stream with selectors gets only the matching changes
+// of the tail's unfiltered poll, and its checkpoint moves past the others.
+func TestTailSelectorsInProcess(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	req := now()
+	req.Selectors = []*cdcstreamv1.Selector{{Kind: &cdcstreamv1.Selector_Node{Node: &cdcstreamv1.NodeSelector{Labels: []string{"Keep"}}}}}
+	s := h.subscribe(req, nil)
+	s.rec.wait(t, h.ctx, 1)
+	h.waitStats("a synced subscription", func(st server.Stats) bool { return st.Synced == 1 })
+	evs := servertest.NodeEvents(3, 0)
+	for i, label := range []string{"Other", "Keep", "Other"} {
+		evs[i].GetNode().Labels = []string{label}
+		evs[i].GetNode().After.Labels = []string{label}
+	}
+	ids := h.src.Append(db, evs...)
+	h.advanceUntil(pollInterval, func() bool { return len(s.rec.messages()) >= 2 })
+	msgs := s.rec.messages()
+	if got := msgs[1].GetChange().GetCursor().GetId(); got != ids[1] {
+		t.Fatalf("got %v, want only the change labelled Keep (%s)", msgs[1], ids[1])
+	}
+	for _, p := range h.src.Polls() {
+		if len(p.Selectors) != 0 {
+			t.Fatalf("a poll carried selectors: %+v", p)
+		}
+	}
+	h.advanceUntil(pollInterval, func() bool {
+		m := s.rec.messages()
+		return m[len(m)-1].GetCheckpoint().GetCursor().GetId() == ids[2]
+	})
+}
