@@ -53,6 +53,13 @@ const (
 	DefaultFutureCursorTimeout = time.Minute
 	MinFutureCursorTimeout     = 100 * time.Millisecond
 	MaxFutureCursorTimeout     = time.Hour
+	// DefaultMaxMessageBytes is the largest SubscribeResponse sent whole; a change whose
+	// message would be larger goes out as ChangeFragment messages of at most this size.
+	// MinMaxMessageBytes and MaxMaxMessageBytes bound WithMaxMessageBytes: MaxMaxMessageBytes
+	// is the 4 MiB receive limit gRPC applies by default in every language.
+	DefaultMaxMessageBytes = 1 << 20
+	MinMaxMessageBytes     = 16 << 10
+	MaxMaxMessageBytes     = 4 << 20
 )
 
 // AdmissionRequest is what an admission function decides on.
@@ -87,6 +94,7 @@ type options struct {
 	maxStreamAge       time.Duration
 	sendTimeout        time.Duration
 	futureTimeout      time.Duration
+	maxMessageBytes    int
 	logSampleRate      int
 	admission          Admission
 	observers          observers
@@ -105,6 +113,7 @@ func defaultOptions() options {
 		maxSelectorBytes:   DefaultMaxSelectorBytes,
 		sendTimeout:        DefaultSendTimeout,
 		futureTimeout:      DefaultFutureCursorTimeout,
+		maxMessageBytes:    DefaultMaxMessageBytes,
 		logSampleRate:      DefaultLogSampleRate,
 		logger:             slog.New(slog.DiscardHandler),
 		clock:              systemClock{},
@@ -183,6 +192,15 @@ func WithSendTimeout(d time.Duration) Option {
 // no Checkpoint certifies a client's cursor. Default 1m; allowed 100ms..1h.
 func WithFutureCursorTimeout(d time.Duration) Option {
 	return func(o *options) { o.futureTimeout = d }
+}
+
+// WithMaxMessageBytes sets the largest SubscribeResponse a stream sends whole (its protobuf
+// size). A change whose message would be larger is sent as ChangeFragment messages of at most n
+// bytes each, which the client reassembles (the Go client library does), so that no change,
+// however large, exceeds a client's receive limit and wedges its stream. Default 1 MiB, a
+// quarter of the 4 MiB that gRPC clients accept by default; allowed 16 KiB..4 MiB.
+func WithMaxMessageBytes(n int) Option {
+	return func(o *options) { o.maxMessageBytes = n }
 }
 
 // WithLogSampleRate bounds the log lines of ended and refused RPCs: at most n per ErrorInfo
@@ -288,6 +306,9 @@ func (o *options) validate() error {
 	}
 	if o.futureTimeout < MinFutureCursorTimeout || o.futureTimeout > MaxFutureCursorTimeout {
 		errs = append(errs, fmt.Errorf("future-cursor timeout %v outside %v..%v", o.futureTimeout, MinFutureCursorTimeout, MaxFutureCursorTimeout))
+	}
+	if o.maxMessageBytes < MinMaxMessageBytes || o.maxMessageBytes > MaxMaxMessageBytes {
+		errs = append(errs, fmt.Errorf("max message bytes %d outside %d..%d", o.maxMessageBytes, MinMaxMessageBytes, MaxMaxMessageBytes))
 	}
 	if o.logSampleRate < MinLogSampleRate || o.logSampleRate > MaxLogSampleRate {
 		errs = append(errs, fmt.Errorf("log sample rate %d outside %d..%d", o.logSampleRate, MinLogSampleRate, MaxLogSampleRate))

@@ -23,6 +23,9 @@ type sender struct {
 	// maxAge, when positive, rotates the stream after about that long: a final checkpoint,
 	// then errStreamRotated (WithMaxStreamAge).
 	maxAge time.Duration
+	// maxMessage is the largest message sent whole; larger changes go out as fragments
+	// (changeMessages, WithMaxMessageBytes).
+	maxMessage int
 }
 
 // jittered returns d scaled by a random factor in [0.9, 1.1), so that many streams opened
@@ -71,9 +74,10 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 			}
 			verified = true
 			for _, ev := range r.changes {
-				msg := &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ev}}
-				if err := s.send(msg); err != nil {
-					return err
+				for _, msg := range changeMessages(ev, s.maxMessage) {
+					if err := s.send(msg); err != nil {
+						return err
+					}
 				}
 				var commit time.Time
 				if ts := ev.GetMetadata().GetTxCommitTime(); ts != nil {

@@ -79,7 +79,8 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstrea
 	w := newWriter(send, s.opts.sendTimeout, s.shutdown)
 	sd := &sender{send: func(m *cdcstreamv1.SubscribeResponse) error { return w.write(ctx, m) },
 		clock: s.opts.clock, obs: s.obs, database: p.database,
-		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge}
+		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge,
+		maxMessage: s.opts.maxMessageBytes}
 	err = sd.run(ctx, results, cursor, p.start != startCursor)
 	cancel(errSubscriptionEnded)
 	<-pollerDone
