@@ -115,7 +115,7 @@ func FuzzChangeMessages(f *testing.F) {
 	f.Add(uint32(200000), uint32(5000))
 	f.Fuzz(func(t *testing.T, payload, extra uint32) {
 		max := MinMaxMessageBytes + int(extra%(64<<10))
-		ev := bigChange(int(payload % (1 << 20)))
+		ev := bigChange(int(payload % (256 << 10)))
 		checkMessages(t, ev, max, changeMessages(ev, max))
 	})
 }
