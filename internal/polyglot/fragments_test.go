@@ -153,4 +153,3 @@ func wantRefusal(t *testing.T, lang string, res result, why ...string) {
 		}
 	}
 }
-
