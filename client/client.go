@@ -164,7 +164,7 @@ func WithCallOptions(opts ...grpc.CallOption) Option {
 // large for one gRPC message. A larger change ends the subscription with a
 // *ChangeTooLargeError before any of it is buffered. Default DefaultMaxChangeBytes (128 MiB);
 // non-positive values keep the default. It does not raise gRPC's receive limit, and need not:
-// fragments are at most the server's --max-message-bytes (1 MiB by default).
+// fragments are at most 1 MiB.
 func WithMaxChangeBytes(n int) Option {
 	return func(o *options) {
 		if n > 0 {

@@ -15,10 +15,10 @@ const fragmentSlack = 1 + 5 + 4
 // changeMessages returns the messages that carry ev to a client whose messages may be at most
 // max bytes (proto.Size of a SubscribeResponse): one SubscribeResponse.change normally, or,
 // when that would be larger than max, count >= 2 SubscribeResponse.change_fragment messages
-// whose data, concatenated in order, is ev's protobuf encoding (see ChangeFragment in
-// proto/cdcstream/v1/service.proto). Every message returned is at most max bytes; max must be
-// at least MinMaxMessageBytes (options.validate ensures it). ev is not modified, and the
-// fragments share no memory with it.
+// of at most min(max, FragmentBytes) bytes whose data, concatenated in order, is ev's protobuf
+// encoding (see ChangeFragment in proto/cdcstream/v1/service.proto). max must be at least
+// MinMaxMessageBytes (options.validate ensures it). ev is not modified, and the fragments share
+// no memory with it.
 func changeMessages(ev *cdcstreamv1.ChangeEvent, max int) []*cdcstreamv1.SubscribeResponse {
 	whole := &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ev}}
 	if proto.Size(whole) <= max {
@@ -33,7 +33,9 @@ func changeMessages(ev *cdcstreamv1.ChangeEvent, max int) []*cdcstreamv1.Subscri
 		// transport report the error exactly as before fragments existed.
 		return []*cdcstreamv1.SubscribeResponse{whole}
 	}
-	chunk := max - fragmentOverhead(ev, len(data))
+	// Pieces of FragmentBytes, not max: each Send is bounded by the send timeout, and a slow
+	// but reading client must be able to take one piece within it.
+	chunk := min(max, FragmentBytes) - fragmentOverhead(ev, len(data))
 	if chunk <= 0 {
 		// Only a cursor of nearly max bytes could leave no room; Neo4j's are tens of bytes.
 		return []*cdcstreamv1.SubscribeResponse{whole}

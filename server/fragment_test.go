@@ -81,10 +81,23 @@ func TestChangeMessagesSmallChangeIsOneMessage(t *testing.T) {
 func TestChangeMessagesSplitsA10MiBChange(t *testing.T) {
 	ev := bigChange(10 << 20)
 	msgs := changeMessages(ev, DefaultMaxMessageBytes)
-	n := checkMessages(t, ev, DefaultMaxMessageBytes, msgs)
+	n := checkMessages(t, ev, FragmentBytes, msgs)
 	// 10 MiB in pieces of just under 1 MiB: 11 fragments.
 	if n != 11 {
 		t.Fatalf("%d fragments, want 11", n)
+	}
+}
+
+// A change that a client at gRPC's default 4 MiB limit can receive whole goes whole: a client
+// that does not know fragments still gets it.
+func TestChangeMessagesUnderTheDefaultLimitGoWhole(t *testing.T) {
+	ev := bigChange(DefaultMaxMessageBytes - 1000)
+	if n := checkMessages(t, ev, DefaultMaxMessageBytes, changeMessages(ev, DefaultMaxMessageBytes)); n != 0 {
+		t.Fatalf("a change of just under 4 MiB went out in %d fragments", n)
+	}
+	ev = bigChange(DefaultMaxMessageBytes)
+	if n := checkMessages(t, ev, FragmentBytes, changeMessages(ev, DefaultMaxMessageBytes)); n != 5 {
+		t.Fatalf("a change of just over 4 MiB went out in %d fragments, want 5 of at most 1 MiB", n)
 	}
 }
 

@@ -53,13 +53,16 @@ const (
 	DefaultFutureCursorTimeout = time.Minute
 	MinFutureCursorTimeout     = 100 * time.Millisecond
 	MaxFutureCursorTimeout     = time.Hour
-	// DefaultMaxMessageBytes is the largest SubscribeResponse sent whole; a change whose
-	// message would be larger goes out as ChangeFragment messages of at most this size.
-	// MinMaxMessageBytes and MaxMaxMessageBytes bound WithMaxMessageBytes: MaxMaxMessageBytes
-	// is the 4 MiB receive limit gRPC applies by default in every language.
-	DefaultMaxMessageBytes = 1 << 20
+	// DefaultMaxMessageBytes is the largest SubscribeResponse sent whole: 4 MiB, the receive
+	// limit gRPC applies by default in every language, so that only a change no client at
+	// default limits could receive goes out as ChangeFragment messages. MinMaxMessageBytes and
+	// MaxMaxMessageBytes bound WithMaxMessageBytes.
+	DefaultMaxMessageBytes = 4 << 20
 	MinMaxMessageBytes     = 16 << 10
-	MaxMaxMessageBytes     = 4 << 20
+	MaxMaxMessageBytes     = 64 << 20
+	// FragmentBytes is the largest ChangeFragment message (or the maximum message size, when
+	// that is smaller).
+	FragmentBytes = 1 << 20
 )
 
 // AdmissionRequest is what an admission function decides on.
@@ -195,10 +198,13 @@ func WithFutureCursorTimeout(d time.Duration) Option {
 }
 
 // WithMaxMessageBytes sets the largest SubscribeResponse a stream sends whole (its protobuf
-// size). A change whose message would be larger is sent as ChangeFragment messages of at most n
-// bytes each, which the client reassembles (the Go client library does), so that no change,
-// however large, exceeds a client's receive limit and wedges its stream. Default 1 MiB, a
-// quarter of the 4 MiB that gRPC clients accept by default; allowed 16 KiB..4 MiB.
+// size). A change whose message would be larger is sent as ChangeFragment messages of at most
+// min(n, FragmentBytes) bytes each, which the client reassembles (the Go client library does),
+// so that no change, however large, exceeds a client's receive limit and wedges its stream.
+// Clients that do not know ChangeFragment skip such a change, which they could not have
+// received whole either as long as n is not above their receive limit. Default 4 MiB, gRPC's
+// default receive limit; allowed 16 KiB..64 MiB (lower it for clients with lower limits; raise
+// it only when every client accepts that much).
 func WithMaxMessageBytes(n int) Option {
 	return func(o *options) { o.maxMessageBytes = n }
 }

@@ -23,7 +23,7 @@ func TestConfigMaxMessageBytes(t *testing.T) {
 	if c, err = parseConfig([]string{"--max-message-bytes", "2097152"}, e, io.Discard); err != nil || c.maxMessageBytes != 2<<20 {
 		t.Fatalf("flag over env: %d, %v", c.maxMessageBytes, err)
 	}
-	for _, v := range []string{"1024", "4194305", "0"} {
+	for _, v := range []string{"1024", "67108865", "0"} {
 		_, err := parseConfig([]string{"--max-message-bytes", v}, env("NEO4J_PASSWORD", "p"), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "--max-message-bytes") {
 			t.Errorf("--max-message-bytes %s: error %v", v, err)

@@ -19,7 +19,7 @@ import (
 )
 
 // bigPayload is a 10 MiB string property: two and a half times gRPC's default 4 MiB receive
-// limit, and ten times cdcstreamd's default --max-message-bytes. Not one repeated byte, so a
+// limit (cdcstreamd's default --max-message-bytes). Not one repeated byte, so a
 // piece dropped, repeated or reordered in transit changes it.
 func bigPayload() string {
 	var b strings.Builder
@@ -60,7 +60,7 @@ func payloadOf(ev *cdcstreamv1.ChangeEvent) string {
 // TestTenMiBPropertyAtDefaultLimits: a change with a 10 MiB property, written over Bolt with
 // Cypher, reaches a Go client library subscription over a connection at gRPC's default limits
 // intact, between its neighbours, through the real cdcstreamd; a raw client at the same limits
-// sees it as fragments no larger than --max-message-bytes; and cdctail prints it.
+// sees it as fragments of at most 1 MiB (server.FragmentBytes); and cdctail prints it.
 func TestTenMiBPropertyAtDefaultLimits(t *testing.T) {
 	tg := newSimTarget(t)
 	bin, _ := binaries(t)
@@ -115,8 +115,8 @@ func TestTenMiBPropertyAtDefaultLimits(t *testing.T) {
 			if m.GetCheckpoint() != nil {
 				continue
 			}
-			if size := proto.Size(m); size > server.DefaultMaxMessageBytes {
-				t.Fatalf("a message of %d bytes, more than the default %d", size, server.DefaultMaxMessageBytes)
+			if size := proto.Size(m); m.GetChangeFragment() != nil && size > server.FragmentBytes {
+				t.Fatalf("a fragment of %d bytes, more than %d", size, server.FragmentBytes)
 			}
 			f := m.GetChangeFragment()
 			if f == nil {

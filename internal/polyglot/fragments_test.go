@@ -22,8 +22,8 @@ const bigPropertyBytes = 5 << 20
 
 // fragmentLog is a small change, a change with a bigPropertyBytes property and a small change,
 // served by the real server (over a FakeSource, with its default maximum message size of
-// 1 MiB), and the messages that server sent for them, as a Go client at gRPC's default limits
-// received them.
+// 4 MiB and fragments of 1 MiB), and the messages that server sent for them, as a Go client at
+// gRPC's default limits received them.
 type fragmentLog struct {
 	addr   string                           // the real server
 	events []*cdcstreamv1.ChangeEvent       // small, big, small

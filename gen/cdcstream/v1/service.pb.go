@@ -302,11 +302,12 @@ func (*SubscribeResponse_Checkpoint) isSubscribeResponse_Message() {}
 func (*SubscribeResponse_ChangeFragment) isSubscribeResponse_Message() {}
 
 // ChangeFragment is one piece of a ChangeEvent whose SubscribeResponse would exceed the
-// server's maximum message size (cdcstreamd --max-message-bytes, 1 MiB by default, below the
-// 4 MiB receive limit that gRPC applies by default in every language). Such a change is sent
-// as count ChangeFragment messages in a row, index 0 to count-1, with nothing in between; the
-// data of all of them, concatenated in index order, is the ChangeEvent in protobuf binary
-// encoding. Every fragment message is at most the server's maximum size.
+// server's maximum message size (cdcstreamd --max-message-bytes, by default 4 MiB: the receive
+// limit gRPC applies by default in every language, so a client at default limits could not
+// have received such a change whole). Such a change is sent as count ChangeFragment messages
+// in a row, index 0 to count-1, with nothing in between; the data of all of them, concatenated
+// in index order, is the ChangeEvent in protobuf binary encoding. Every fragment message is at
+// most 1 MiB (or the maximum message size, when that is smaller).
 //
 // Reassembly: start a buffer at index 0, append each fragment's data, and decode the buffer
 // as a ChangeEvent when index is count-1. A fragment whose index, count, tx_id or seq does not
