@@ -231,3 +231,33 @@ func equalInts(a, b []int64) bool {
 	}
 	return true
 }
+
+// BenchmarkLargeChange compares decoding a 10 MiB change received whole with reassembling it
+// from 1 MiB fragments and decoding it: the client's price of fragments.
+func BenchmarkLargeChange(b *testing.B) {
+	ev := bigEvent(2, 10<<20)
+	data, err := proto.Marshal(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs := fragments(b, ev, 1<<20)
+	b.Run("whole", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if err := proto.Unmarshal(data, &cdcstreamv1.ChangeEvent{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fragments", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		var r reassembly
+		for b.Loop() {
+			for _, f := range fs {
+				if _, err := r.add(f, DefaultMaxChangeBytes); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
