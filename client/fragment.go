@@ -53,8 +53,8 @@ func (r *reassembly) reset() { *r = reassembly{} }
 // add takes the next fragment. It returns the change when f completed it, nil when more
 // fragments are due, or an error: a *ChangeTooLargeError when the change is larger than max,
 // an INTERNAL status when f does not continue the change in progress (a protocol violation;
-// the buffer is dropped). Fragments are never trusted beyond max: the buffer grows only as
-// data arrives and never past the announced total.
+// the buffer is dropped). Fragments are never trusted beyond max: the buffer is allocated at
+// the announced total (at most max) and never filled past it.
 func (r *reassembly) add(f *cdcstreamv1.ChangeFragment, max int) (*cdcstreamv1.ChangeEvent, error) {
 	if f.GetIndex() == 0 {
 		if r.active() {
@@ -69,7 +69,8 @@ func (r *reassembly) add(f *cdcstreamv1.ChangeFragment, max int) (*cdcstreamv1.C
 			return nil, &ChangeTooLargeError{TxID: f.GetTxId(), Seq: f.GetSeq(), Size: f.GetTotalSize(), Max: max}
 		}
 		r.txID, r.seq, r.count, r.total = f.GetTxId(), f.GetSeq(), f.GetCount(), f.GetTotalSize()
-		r.buf = make([]byte, 0, min(f.GetTotalSize(), 4<<20))
+		// One allocation of the announced size, which max bounds: no regrowth copies.
+		r.buf = make([]byte, 0, f.GetTotalSize())
 	} else {
 		switch {
 		case !r.active():
