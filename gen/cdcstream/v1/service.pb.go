@@ -290,8 +290,8 @@ type SubscribeResponse_Checkpoint struct {
 
 type SubscribeResponse_ChangeFragment struct {
 	// One piece of a change too large for one message (see ChangeFragment). Sent instead of
-	// change, never besides it: a client that ignores this kind misses that change, but it
-	// could not have received it as one message either.
+	// change, never besides it: a client that ignores this kind misses that change, but at
+	// gRPC's default receive limit it could not have received it as one message either.
 	ChangeFragment *ChangeFragment `protobuf:"bytes,3,opt,name=change_fragment,json=changeFragment,proto3,oneof"`
 }
 
