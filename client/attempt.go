@@ -106,8 +106,10 @@ func (s *Subscription) getCursor(pos cdcstreamv1.StartPosition) (*cdcstreamv1.Cu
 	return resp.GetCursor(), nil
 }
 
-// closeAttempt releases the current stream attempt, if any.
+// closeAttempt releases the current stream attempt, if any, and drops a change partly
+// received on it: its cursor was not delivered, so the next attempt sends it again whole.
 func (s *Subscription) closeAttempt() {
+	s.frags.reset()
 	if s.attempt != nil {
 		s.attempt.close()
 		s.attempt = nil

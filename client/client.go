@@ -71,6 +71,7 @@ type options struct {
 	expiredPolicy      ExpiredPolicy
 	watchdog           time.Duration // 0: 3 checkpoint intervals of the request
 	callOptions        []grpc.CallOption
+	maxChangeBytes     int // largest change reassembled from fragments
 	// clock times the backoff and the watchdog; tests replace it so that nothing waits.
 	clock clock
 	// jitter returns a uniformly random duration in [0, d]; tests replace it.
@@ -158,6 +159,20 @@ func WithCallOptions(opts ...grpc.CallOption) Option {
 	return func(o *options) { o.callOptions = append(o.callOptions, opts...) }
 }
 
+// WithMaxChangeBytes bounds the size (protobuf encoding) of a change the subscription
+// reassembles from ChangeFragment messages, the form in which the server sends a change too
+// large for one gRPC message. A larger change ends the subscription with a
+// *ChangeTooLargeError before any of it is buffered. Default DefaultMaxChangeBytes (128 MiB);
+// non-positive values keep the default. It does not raise gRPC's receive limit, and need not:
+// fragments are at most 1 MiB.
+func WithMaxChangeBytes(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxChangeBytes = n
+		}
+	}
+}
+
 // withClock replaces the clock of the backoff and the watchdog (tests).
 func withClock(c clock) Option {
 	return func(o *options) { o.clock = c }
@@ -175,6 +190,7 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 		initialBackoff:     DefaultInitialBackoff,
 		maxBackoff:         DefaultMaxBackoff,
 		maxInternalRetries: DefaultMaxInternalRetries,
+		maxChangeBytes:     DefaultMaxChangeBytes,
 		clock:              systemClock{},
 		jitter:             fullJitter,
 	}

@@ -28,6 +28,14 @@
 // (tx_id, seq) is not greater than the last one it delivered. This high-water mark is O(1) in
 // memory; it restarts only together with a reported Gap.
 //
+// Large changes: a change too large for one gRPC message arrives as ChangeFragment messages
+// (see docs/semantics.md, "Large changes"); Receive reassembles them and yields the change like
+// any other, so callers never see a fragment. A change larger than WithMaxChangeBytes (default
+// 128 MiB) ends the subscription with a *ChangeTooLargeError; fragments that do not continue the
+// change in progress end the stream attempt with INTERNAL (retried a bounded number of times);
+// a change partly received when its stream breaks is dropped and comes again whole after the
+// resume, since its cursor had not been delivered.
+//
 // Cursors: every change and every checkpoint carries a cursor, and subscribing from a cursor
 // continues strictly after it. Cursor returns the newest cursor received. Checkpoints mean every
 // matching change up to their cursor was sent, so idle subscriptions still advance.

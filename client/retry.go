@@ -35,6 +35,11 @@ func classify(err error) verdict {
 	if errors.Is(err, errWatchdog) {
 		return resume
 	}
+	var tooLarge *ChangeTooLargeError
+	if errors.As(err, &tooLarge) {
+		// The same change would come again on every resumption.
+		return stop
+	}
 	if errors.Is(err, io.EOF) {
 		// The server ended the stream without a status; a Subscribe stream never ends OK.
 		return resume

@@ -51,6 +51,7 @@ type Subscription struct {
 	retry   retryState  // whether and when to resume after an error
 	dedup   watermark   // the last change delivered
 	attempt *attempt    // the open stream; nil between attempts
+	frags   reassembly  // the fragments of a change in progress on the open stream
 
 	started   bool                           // the start position was resolved
 	done      bool                           // the subscription ended; err says why
@@ -130,6 +131,22 @@ func (s *Subscription) Receive() bool {
 			continue
 		}
 		s.attempt.alive()
+		if f := resp.GetChangeFragment(); f != nil {
+			ch, err := s.frags.add(f, s.client.opts.maxChangeBytes)
+			if err != nil {
+				s.closeAttempt()
+				if !s.afterError(err) {
+					return false
+				}
+				continue
+			}
+			if ch == nil {
+				continue // more fragments of the change are due
+			}
+			resp = &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ch}}
+		}
+		// Only a whole message counts as delivered (resets the retry budgets): a server that
+		// sends a first fragment and then garbage on every attempt must not retry forever.
 		s.retry.delivered()
 		switch m := resp.GetMessage().(type) {
 		case *cdcstreamv1.SubscribeResponse_Change:

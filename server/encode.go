@@ -58,17 +58,18 @@ func canSendEncoded(stream grpc.ServerStream) bool {
 	return pm.Encode(stream, encodeProbe) == nil
 }
 
-// encodeChange serializes the messages that carry ev to a client, once for every stream.
-func encodeChange(ev *cdcstreamv1.ChangeEvent) (*entry, error) {
-	msg := changeMessage(ev)
-	data, err := proto.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("server: encode change %s: %w", ev.GetCursor().GetId(), err)
+// encodeChange serializes the messages that carry ev to a client (one, or ChangeFragments
+// when it is larger than maxMessage bytes: fragment.go), once for every stream.
+func encodeChange(ev *cdcstreamv1.ChangeEvent, maxMessage int) (*entry, error) {
+	msgs := changeMessages(ev, maxMessage)
+	e := &entry{ev: ev, msgs: make([][]byte, len(msgs))}
+	for i, msg := range msgs {
+		data, err := proto.Marshal(msg)
+		if err != nil {
+			return nil, fmt.Errorf("server: encode change %s: %w", ev.GetCursor().GetId(), err)
+		}
+		e.msgs[i] = data
+		e.size += len(data)
 	}
-	return &entry{ev: ev, msgs: [][]byte{data}, size: len(data)}, nil
-}
-
-// changeMessage wraps ev in a SubscribeResponse.
-func changeMessage(ev *cdcstreamv1.ChangeEvent) *cdcstreamv1.SubscribeResponse {
-	return &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ev}}
+	return e, nil
 }

@@ -64,6 +64,16 @@ const (
 	DefaultMaxInFlightBytes = 256 << 20
 	MinMaxInFlightBytes     = 1 << 20
 	MaxMaxInFlightBytes     = 64 << 30
+	// DefaultMaxMessageBytes is the largest SubscribeResponse sent whole: 4 MiB, the receive
+	// limit gRPC applies by default in every language, so that only a change no client at
+	// default limits could receive goes out as ChangeFragment messages. MinMaxMessageBytes and
+	// MaxMaxMessageBytes bound WithMaxMessageBytes.
+	DefaultMaxMessageBytes = 4 << 20
+	MinMaxMessageBytes     = 16 << 10
+	MaxMaxMessageBytes     = 64 << 20
+	// FragmentBytes is the largest ChangeFragment message (or the maximum message size, when
+	// that is smaller).
+	FragmentBytes = 1 << 20
 )
 
 // AdmissionRequest is what an admission function decides on.
@@ -98,6 +108,7 @@ type options struct {
 	maxStreamAge       time.Duration
 	sendTimeout        time.Duration
 	futureTimeout      time.Duration
+	maxMessageBytes    int
 	logSampleRate      int
 	sharedTail         bool
 	tailWindowBytes    int64
@@ -119,6 +130,7 @@ func defaultOptions() options {
 		maxSelectorBytes:   DefaultMaxSelectorBytes,
 		sendTimeout:        DefaultSendTimeout,
 		futureTimeout:      DefaultFutureCursorTimeout,
+		maxMessageBytes:    DefaultMaxMessageBytes,
 		logSampleRate:      DefaultLogSampleRate,
 		sharedTail:         true,
 		tailWindowBytes:    DefaultTailWindowBytes,
@@ -200,6 +212,18 @@ func WithSendTimeout(d time.Duration) Option {
 // no Checkpoint certifies a client's cursor. Default 1m; allowed 100ms..1h.
 func WithFutureCursorTimeout(d time.Duration) Option {
 	return func(o *options) { o.futureTimeout = d }
+}
+
+// WithMaxMessageBytes sets the largest SubscribeResponse a stream sends whole (its protobuf
+// size). A change whose message would be larger is sent as ChangeFragment messages of at most
+// min(n, FragmentBytes) bytes each, which the client reassembles (the Go client library does),
+// so that no change, however large, exceeds a client's receive limit and wedges its stream.
+// Clients that do not know ChangeFragment skip such a change, which they could not have
+// received whole either as long as n is not above their receive limit. Default 4 MiB, gRPC's
+// default receive limit; allowed 16 KiB..64 MiB (lower it for clients with lower limits; raise
+// it only when every client accepts that much).
+func WithMaxMessageBytes(n int) Option {
+	return func(o *options) { o.maxMessageBytes = n }
 }
 
 // WithLogSampleRate bounds the log lines of ended and refused RPCs: at most n per ErrorInfo
@@ -332,6 +356,9 @@ func (o *options) validate() error {
 	}
 	if o.futureTimeout < MinFutureCursorTimeout || o.futureTimeout > MaxFutureCursorTimeout {
 		errs = append(errs, fmt.Errorf("future-cursor timeout %v outside %v..%v", o.futureTimeout, MinFutureCursorTimeout, MaxFutureCursorTimeout))
+	}
+	if o.maxMessageBytes < MinMaxMessageBytes || o.maxMessageBytes > MaxMaxMessageBytes {
+		errs = append(errs, fmt.Errorf("max message bytes %d outside %d..%d", o.maxMessageBytes, MinMaxMessageBytes, MaxMaxMessageBytes))
 	}
 	if o.logSampleRate < MinLogSampleRate || o.logSampleRate > MaxLogSampleRate {
 		errs = append(errs, fmt.Errorf("log sample rate %d outside %d..%d", o.logSampleRate, MinLogSampleRate, MaxLogSampleRate))

@@ -63,6 +63,8 @@ type poller struct {
 	startSynced bool
 	// budget bounds the bytes of batches read by per-subscription polls and not yet sent.
 	budget *budget
+	// maxMessage is the largest message sent whole (WithMaxMessageBytes; fragment.go).
+	maxMessage int
 	// futureTimeout bounds a run of ErrFutureCursor answers (WithFutureCursorTimeout).
 	futureTimeout time.Duration
 	// unverified says the start cursor is the client's and no poll has accepted it yet: the
@@ -135,7 +137,7 @@ func (p *poller) own(changes []*cdcstreamv1.ChangeEvent, position string) (pollR
 	r := pollResult{changes: make([]change, len(changes)), position: position}
 	var bytes int64
 	for i, ev := range changes {
-		e, err := encodeChange(ev)
+		e, err := encodeChange(ev, p.maxMessage)
 		if err != nil {
 			return pollResult{}, err
 		}

@@ -26,6 +26,9 @@ type sender struct {
 	// maxAge, when positive, rotates the stream after about that long: a final checkpoint,
 	// then errStreamRotated (WithMaxStreamAge).
 	maxAge time.Duration
+	// maxMessage is the largest message sent whole; larger changes go out as fragments
+	// (changeMessages, WithMaxMessageBytes).
+	maxMessage int
 }
 
 // jittered returns d scaled by a random factor in [0.9, 1.1), so that many streams opened
@@ -105,8 +108,12 @@ func (s *sender) sendChanges(changes []change) error {
 					return err
 				}
 			}
-		} else if err := s.send(changeMessage(c.ev)); err != nil {
-			return err
+		} else {
+			for _, msg := range changeMessages(c.ev, s.maxMessage) {
+				if err := s.send(msg); err != nil {
+					return err
+				}
+			}
 		}
 		var commit time.Time
 		if ts := c.ev.GetMetadata().GetTxCommitTime(); ts != nil {

@@ -52,7 +52,8 @@ func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) error, encoded bool) error {
 	pl := &poller{src: s.src, clock: s.opts.clock, obs: s.obs, log: s.log, database: p.database,
 		selectors: p.selectors, limit: s.opts.batchLimit, interval: s.opts.pollInterval,
-		futureTimeout: s.opts.futureTimeout, unverified: p.start == startCursor, budget: s.budget}
+		futureTimeout: s.opts.futureTimeout, unverified: p.start == startCursor, budget: s.budget,
+		maxMessage: s.opts.maxMessageBytes}
 	cursor, atHead := "", false
 	if s.tails != nil && p.start == startNow {
 		// A stream at NOW starts at the newest position of a running tail: no Neo4j query.
@@ -106,7 +107,8 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) erro
 	w := newWriter(send, s.opts.sendTimeout, s.shutdown)
 	sd := &sender{send: func(m any) error { return w.write(ctx, m) }, encoded: encoded,
 		clock: s.opts.clock, obs: s.obs, database: p.database,
-		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge}
+		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge,
+		maxMessage: s.opts.maxMessageBytes}
 	err := sd.run(ctx, results, cursor, p.start != startCursor)
 	cancel(errSubscriptionEnded)
 	<-pollerDone

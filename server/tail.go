@@ -143,7 +143,7 @@ func (t *tail) follow(ctx context.Context, cursor string) {
 		}
 		var es []*entry
 		if err == nil {
-			es, err = encodeBatch(b)
+			es, err = encodeBatch(b, ts.opts.maxMessageBytes)
 		}
 		ts.obs.TailPolled(t.database, len(b.Changes), ts.opts.clock.Now().Sub(start), err)
 		if err != nil {
@@ -248,10 +248,10 @@ func checkBatch(b Batch, database string) error {
 }
 
 // encodeBatch encodes every change of b once.
-func encodeBatch(b Batch) ([]*entry, error) {
+func encodeBatch(b Batch, maxMessage int) ([]*entry, error) {
 	es := make([]*entry, len(b.Changes))
 	for i, ev := range b.Changes {
-		e, err := encodeChange(ev)
+		e, err := encodeChange(ev, maxMessage)
 		if err != nil {
 			return nil, err
 		}

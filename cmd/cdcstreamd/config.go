@@ -30,6 +30,7 @@ type config struct {
 	checkpointInterval time.Duration
 	maxSubscriptions   int
 	maxSelectorBytes   int
+	maxMessageBytes    int
 	shutdownGrace      time.Duration
 	logFormat          string
 	logLevel           string
@@ -117,6 +118,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS", server.DefaultMaxSubscriptions), "maximum concurrent subscriptions (env CDCSTREAM_MAX_SUBSCRIPTIONS)")
 	fs.IntVar(&c.maxSelectorBytes, "max-selector-bytes", envInt(getenv, "CDCSTREAM_MAX_SELECTOR_BYTES", server.DefaultMaxSelectorBytes),
 		fmt.Sprintf("largest encoded size of one request's selectors, %d..%d (env CDCSTREAM_MAX_SELECTOR_BYTES)", server.MinMaxSelectorBytes, server.MaxMaxSelectorBytes))
+	fs.IntVar(&c.maxMessageBytes, "max-message-bytes", envInt(getenv, "CDCSTREAM_MAX_MESSAGE_BYTES", server.DefaultMaxMessageBytes),
+		fmt.Sprintf("largest message sent whole (keep it at or below the clients' receive limit, gRPC's default is 4 MiB); a larger change goes out as fragments of at most 1 MiB that clients reassemble, %d..%d (env CDCSTREAM_MAX_MESSAGE_BYTES)", server.MinMaxMessageBytes, server.MaxMaxMessageBytes))
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", envDuration(getenv, "CDCSTREAM_SHUTDOWN_GRACE", 10*time.Second), "how long shutdown waits for streams to end (env CDCSTREAM_SHUTDOWN_GRACE)")
 	fs.StringVar(&c.logFormat, "log-format", envOr(getenv, "CDCSTREAM_LOG_FORMAT", "text"), "log format: text or json (env CDCSTREAM_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", envOr(getenv, "CDCSTREAM_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CDCSTREAM_LOG_LEVEL)")
@@ -162,6 +165,7 @@ func (c *config) validate() error {
 		{"--checkpoint-interval", c.checkpointInterval, server.WithDefaultCheckpointInterval(c.checkpointInterval)},
 		{"--max-subscriptions", c.maxSubscriptions, server.WithMaxSubscriptions(c.maxSubscriptions)},
 		{"--max-selector-bytes", c.maxSelectorBytes, server.WithMaxSelectorBytes(c.maxSelectorBytes)},
+		{"--max-message-bytes", c.maxMessageBytes, server.WithMaxMessageBytes(c.maxMessageBytes)},
 		{"--max-stream-age", c.hardening.streamAge(), server.WithMaxStreamAge(c.hardening.streamAge())},
 		{"--send-timeout", c.hardening.sendTimeout, server.WithSendTimeout(c.hardening.sendTimeout)},
 		{"--future-cursor-timeout", c.hardening.futureCursorTimeout, server.WithFutureCursorTimeout(c.hardening.futureCursorTimeout)},

@@ -113,6 +113,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *daemon, er
 		server.WithDefaultCheckpointInterval(cfg.checkpointInterval),
 		server.WithMaxSubscriptions(cfg.maxSubscriptions),
 		server.WithMaxSelectorBytes(cfg.maxSelectorBytes),
+		server.WithMaxMessageBytes(cfg.maxMessageBytes),
 		server.WithLogger(logger),
 	}, d.hd.serviceOptions()...)...)
 	if err != nil {

@@ -24,8 +24,16 @@
 // Every diagnostic names the status code and, when the status has one, the reason, as
 // "UNAVAILABLE (STREAM_ROTATED): ...".
 //
+// A change too large for one gRPC message (gRPC's default receive limit is 4 MiB) arrives as
+// ChangeFragment messages (proto/cdcstream/v1/service.proto): the consumer joins their data and
+// decodes it as the ChangeEvent it prints, so big changes look like any other. It refuses a
+// change larger than --max-change-bytes before buffering any of it, and a fragment that does not
+// continue the change in progress; both end it with exit status 1. A partly received change is
+// dropped when its stream breaks: its cursor was not received, so the resumed stream sends it
+// again whole.
+//
 // Exit status: 0 after --max-events changes, 1 on a gRPC error (CURSOR_EXPIRED included; the
-// status code and reason are printed to stderr), 2 on bad arguments.
+// status code and reason are printed to stderr) or a refused change, 2 on bad arguments.
 
 const path = require('path');
 const { parseArgs } = require('util');
@@ -37,13 +45,99 @@ const { loadErrorModel, EARLIEST_CURSOR_KEY } = require('./rpcstatus');
 const PROG = 'cdcstream_consumer';
 const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED]);
 const STATUS_NAME = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
+// The largest change (its protobuf encoding) reassembled from fragments unless
+// --max-change-bytes says otherwise; the Go client library's default too.
+const DEFAULT_MAX_CHANGE_BYTES = 128 * 1024 * 1024;
+
+// Reassembly joins the ChangeFragment messages of one change (one stream attempt's worth).
+// decode turns the joined bytes into a ChangeEvent object of the same form as resp.change.
+class Reassembly {
+  constructor(maxBytes, decode) {
+    this.maxBytes = maxBytes;
+    this.decode = decode;
+    this.parts = null; // the data received so far; null when no change is in progress
+  }
+
+  bad(f, why) {
+    this.parts = null;
+    return new Error(`bad change fragment ${f.index || 0} of ${f.count || 0} (tx_id ${f.tx_id || '0'} seq ${f.seq || '0'}): ${why}`);
+  }
+
+  // add returns the ChangeEvent that f completes, or null while fragments are due; it throws
+  // on a refused change. Absent fields are proto3 defaults (the loader sets defaults: false).
+  add(f) {
+    const index = f.index || 0;
+    const count = f.count || 0;
+    const total = Number(f.total_size || '0');
+    const txId = f.tx_id || '0';
+    const seq = f.seq || '0';
+    if (index === 0) {
+      if (this.parts !== null) {
+        throw this.bad(f, `a new change began before change tx_id ${this.txId} seq ${this.seq} was complete (${this.next} of ${this.count} fragments)`);
+      }
+      if (count < 2 || total === 0) throw this.bad(f, 'a fragmented change needs count >= 2 and total_size > 0');
+      if (total > this.maxBytes) {
+        throw new Error(`change tx_id ${txId} seq ${seq} is ${total} bytes, more than --max-change-bytes ${this.maxBytes}`);
+      }
+      Object.assign(this, { parts: [], size: 0, next: 0, count, total, txId, seq });
+    } else if (this.parts === null) {
+      throw this.bad(f, 'no change in progress (its first fragment is missing)');
+    } else if (index !== this.next) {
+      throw this.bad(f, `expected fragment ${this.next}`);
+    } else if (count !== this.count || total !== this.total || txId !== this.txId || seq !== this.seq) {
+      throw this.bad(f, `it does not belong to change tx_id ${this.txId} seq ${this.seq}`);
+    }
+    const data = Buffer.from(f.data || '', 'base64');
+    if (data.length === 0 || this.size + data.length > this.total) {
+      throw this.bad(f, `data of ${data.length} bytes after ${this.size} of ${this.total} bytes`);
+    }
+    const last = index === this.count - 1;
+    if (Boolean(f.cursor) !== last) throw this.bad(f, 'the cursor belongs on the last fragment, and only there');
+    this.parts.push(data);
+    this.size += data.length;
+    this.next++;
+    if (!last) return null;
+    if (this.size !== this.total) throw this.bad(f, `the change has ${this.size} bytes, announced ${this.total}`);
+    let ev;
+    try {
+      ev = this.decode(Buffer.concat(this.parts));
+    } catch (err) {
+      throw this.bad(f, `the reassembled change does not decode: ${err.message}`);
+    }
+    if ((ev.tx_id || '0') !== this.txId || (ev.seq || '0') !== this.seq || !ev.cursor ||
+        ev.cursor.id !== f.cursor.id || (ev.cursor.database || '') !== (f.cursor.database || '')) {
+      throw this.bad(f, 'the reassembled change is not the one its fragments announced');
+    }
+    this.parts = null;
+    return ev;
+  }
+}
+
+// changeDecoder returns a function decoding a ChangeEvent's encoding into the object form
+// proto-loader gives resp.change: the bytes are wrapped as SubscribeResponse field 1 (change)
+// and decoded by the Subscribe method's own response deserializer.
+function changeDecoder(pkgDef) {
+  const deserialize = pkgDef['cdcstream.v1.ChangeStreamService'].Subscribe.responseDeserialize;
+  return (bytes) => {
+    const len = [];
+    for (let n = bytes.length; ; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        len.push(n);
+        break;
+      }
+      len.push((n % 128) | 0x80);
+    }
+    return deserialize(Buffer.concat([Buffer.from([0x0a, ...len]), bytes])).change;
+  };
+}
 
 function usage(msg) {
   if (msg) process.stderr.write(`${PROG}: ${msg}\n`);
   process.stderr.write(
     `usage: ${PROG} [--address HOST:PORT] [--database DB] [--from CURSOR_ID | --earliest]\n` +
       '       [--selector JSON]... [--max-events N] [--checkpoints] [--checkpoint-interval SECONDS]\n' +
-      '       [--max-retries N] [--backoff SECONDS] [--proto-dir DIR] [--proto-deps-dir DIR]\n',
+      '       [--max-retries N] [--backoff SECONDS] [--max-change-bytes N]\n' +
+      '       [--proto-dir DIR] [--proto-deps-dir DIR]\n',
   );
   process.exit(msg ? 2 : 0);
 }
@@ -70,6 +164,7 @@ function options(argv) {
         'checkpoint-interval': { type: 'string', default: '0' },
         'max-retries': { type: 'string', default: '5' },
         backoff: { type: 'string', default: '0.2' },
+        'max-change-bytes': { type: 'string', default: String(DEFAULT_MAX_CHANGE_BYTES) },
         'proto-dir': { type: 'string', default: path.join(__dirname, '..', '..', 'proto') },
         'proto-deps-dir': { type: 'string', default: path.join(__dirname, '..', 'proto-deps') },
         help: { type: 'boolean', short: 'h', default: false },
@@ -82,6 +177,7 @@ function options(argv) {
   }
   if (parsed.help) usage('');
   if (parsed.from !== undefined && parsed.earliest) usage('--from and --earliest are mutually exclusive');
+  if (!(Number(parsed['max-change-bytes']) >= 1)) usage('--max-change-bytes must be positive');
   return {
     address: parsed.address,
     database: parsed.database,
@@ -93,6 +189,7 @@ function options(argv) {
     checkpointInterval: number('checkpoint-interval', parsed['checkpoint-interval']),
     maxRetries: number('max-retries', parsed['max-retries']),
     backoff: number('backoff', parsed.backoff),
+    maxChangeBytes: number('max-change-bytes', parsed['max-change-bytes']),
     protoDir: parsed['proto-dir'],
     protoDepsDir: parsed['proto-deps-dir'],
   };
@@ -135,6 +232,7 @@ function main() {
   const PLANNED = new Set([Reason.STREAM_ROTATED, Reason.SERVER_SHUTTING_DOWN]);
   const proto = grpc.loadPackageDefinition(pkgDef);
   const client = new proto.cdcstream.v1.ChangeStreamService(opts.address, grpc.credentials.createInsecure());
+  const decodeChange = changeDecoder(pkgDef);
 
   let cursorId = opts.from; // newest cursor seen; undefined until one is known
   let seen = 0;
@@ -150,14 +248,27 @@ function main() {
   const attempt = () => {
     const resumedFrom = cursorId;
     let delivered = false; // whether this attempt received any message
+    const frags = new Reassembly(opts.maxChangeBytes, decodeChange); // dies with its stream
     const call = client.Subscribe(buildRequest(pkgDef, opts, cursorId));
     call.on('data', (resp) => {
       if (done) return;
       delivered = true;
-      if (resp.change) {
+      let change = resp.change;
+      if (resp.change_fragment) {
+        try {
+          change = frags.add(resp.change_fragment);
+        } catch (err) {
+          process.stderr.write(`${PROG}: ${err.message}\n`);
+          finish(1);
+          call.cancel();
+          return;
+        }
+        if (!change) return; // more fragments of the change are due
+      }
+      if (change) {
         failures = 0;
-        cursorId = resp.change.cursor.id;
-        line(toJSON(pkgDef, 'cdcstream.v1.ChangeEvent', resp.change));
+        cursorId = change.cursor.id;
+        line(toJSON(pkgDef, 'cdcstream.v1.ChangeEvent', change));
         seen++;
         if (opts.maxEvents && seen >= opts.maxEvents) {
           finish(0);

@@ -25,8 +25,15 @@ generated stubs, never from the message text:
 Every diagnostic names the status code and, when the status has one, the reason, as
 "UNAVAILABLE (STREAM_ROTATED): ...".
 
+A change too large for one gRPC message (gRPC's default receive limit is 4 MiB) arrives as
+ChangeFragment messages (proto/cdcstream/v1/service.proto): the consumer joins their data and
+decodes it as the ChangeEvent it prints, so big changes look like any other. It refuses a change
+larger than --max-change-bytes before buffering any of it, and a fragment that does not continue
+the change in progress; both end it with exit status 1. A partly received change is dropped
+when its stream breaks: its cursor was not received, so the resumed stream sends it again whole.
+
 Exit status: 0 after --max-events changes, 1 on a gRPC error (CURSOR_EXPIRED included; the
-status code and reason are printed to stderr), 2 on bad arguments.
+status code and reason are printed to stderr) or a refused change, 2 on bad arguments.
 
 Stubs are generated from proto/ and examples/proto-deps/ (google.rpc.Status and its detail
 messages) into ./gen (see README.md); CDCSTREAM_PY_GEN overrides that directory.
@@ -46,7 +53,7 @@ import grpc  # noqa: E402  (Debian python3-grpcio)
 from google.protobuf import json_format  # noqa: E402  (Debian python3-protobuf)
 
 try:
-    from cdcstream.v1 import cursor_pb2, errors_pb2, selector_pb2, service_pb2, service_pb2_grpc  # noqa: E402
+    from cdcstream.v1 import change_pb2, cursor_pb2, errors_pb2, selector_pb2, service_pb2, service_pb2_grpc  # noqa: E402
     from google.rpc import error_details_pb2, status_pb2  # noqa: E402  (from examples/proto-deps)
 except ImportError as exc:  # stubs not generated yet
     sys.stderr.write(
@@ -70,6 +77,67 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 # The ErrorInfo metadata key holding the earliest retained cursor of a CURSOR_EXPIRED status.
 EARLIEST_CURSOR_KEY = "earliest_cursor"
+
+# The largest change (its protobuf encoding) reassembled from fragments unless --max-change-bytes
+# says otherwise; the Go client library's default too.
+DEFAULT_MAX_CHANGE_BYTES = 128 << 20
+
+
+class FragmentError(Exception):
+    """A change refused while reassembling its fragments."""
+
+
+class Reassembly(object):
+    """Joins the ChangeFragment messages of one change (one stream attempt's worth)."""
+
+    def __init__(self, max_bytes):
+        self.max_bytes = max_bytes
+        self.parts = None  # the data received so far; None when no change is in progress
+        self.size = self.count = self.next = self.total = self.tx_id = self.seq = 0
+
+    def _bad(self, f, why):
+        self.parts = None
+        return FragmentError("bad change fragment %d of %d (tx_id %d seq %d): %s" % (f.index, f.count, f.tx_id, f.seq, why))
+
+    def add(self, f):
+        """Returns the ChangeEvent that f completes, or None while fragments are due; raises FragmentError."""
+        if f.index == 0:
+            if self.parts is not None:
+                raise self._bad(f, "a new change began before change tx_id %d seq %d was complete (%d of %d fragments)" % (
+                    self.tx_id, self.seq, self.next, self.count))
+            if f.count < 2 or f.total_size == 0:
+                raise self._bad(f, "a fragmented change needs count >= 2 and total_size > 0")
+            if f.total_size > self.max_bytes:
+                raise FragmentError("change tx_id %d seq %d is %d bytes, more than --max-change-bytes %d" % (
+                    f.tx_id, f.seq, f.total_size, self.max_bytes))
+            self.parts, self.size, self.next = [], 0, 0
+            self.count, self.total, self.tx_id, self.seq = f.count, f.total_size, f.tx_id, f.seq
+        elif self.parts is None:
+            raise self._bad(f, "no change in progress (its first fragment is missing)")
+        elif f.index != self.next:
+            raise self._bad(f, "expected fragment %d" % self.next)
+        elif (f.count, f.total_size, f.tx_id, f.seq) != (self.count, self.total, self.tx_id, self.seq):
+            raise self._bad(f, "it does not belong to change tx_id %d seq %d" % (self.tx_id, self.seq))
+        if not f.data or self.size + len(f.data) > self.total:
+            raise self._bad(f, "data of %d bytes after %d of %d bytes" % (len(f.data), self.size, self.total))
+        last = f.index == self.count - 1
+        if f.HasField("cursor") != last:
+            raise self._bad(f, "the cursor belongs on the last fragment, and only there")
+        self.parts.append(f.data)
+        self.size += len(f.data)
+        self.next += 1
+        if not last:
+            return None
+        if self.size != self.total:
+            raise self._bad(f, "the change has %d bytes, announced %d" % (self.size, self.total))
+        try:
+            ev = change_pb2.ChangeEvent.FromString(b"".join(self.parts))
+        except Exception as exc:  # google.protobuf.message.DecodeError
+            raise self._bad(f, "the reassembled change does not decode: %s" % exc)
+        if ev.tx_id != self.tx_id or ev.seq != self.seq or ev.cursor != f.cursor:
+            raise self._bad(f, "the reassembled change is not the one its fragments announced")
+        self.parts = None
+        return ev
 
 
 class Ending(object):
@@ -133,9 +201,11 @@ def parse_args(argv):
     p.add_argument("--checkpoint-interval", type=float, default=0, help="seconds of quiet before a checkpoint (0: server default)")
     p.add_argument("--max-retries", type=int, default=5, help="consecutive failed resume attempts before giving up")
     p.add_argument("--backoff", type=float, default=0.2, help="first resume delay in seconds (doubles, capped at 5s)")
+    p.add_argument("--max-change-bytes", type=int, default=DEFAULT_MAX_CHANGE_BYTES,
+                   help="largest change reassembled from fragments (default 128 MiB)")
     args = p.parse_args(argv)
-    if args.max_events < 0 or args.max_retries < 0 or args.backoff < 0:
-        p.error("--max-events, --max-retries and --backoff must not be negative")
+    if args.max_events < 0 or args.max_retries < 0 or args.backoff < 0 or args.max_change_bytes < 1:
+        p.error("--max-events, --max-retries and --backoff must not be negative, --max-change-bytes must be positive")
     return args
 
 
@@ -182,14 +252,26 @@ def run(args):
             call = stub.Subscribe(build_request(args, cursor_id))
             resumed_from = cursor_id
             delivered = False  # whether this attempt received any message
+            frags = Reassembly(args.max_change_bytes)  # a change in progress dies with its stream
             try:
                 for resp in call:
                     delivered = True
                     kind = resp.WhichOneof("message")
+                    change = resp.change
+                    if kind == "change_fragment":
+                        try:
+                            change = frags.add(resp.change_fragment)
+                        except FragmentError as exc:
+                            call.cancel()
+                            sys.stderr.write("%s: %s\n" % (PROG, exc))
+                            return 1
+                        if change is None:
+                            continue  # more fragments of the change are due
+                        kind = "change"
                     if kind == "change":
                         failures = 0
-                        cursor_id = resp.change.cursor.id
-                        emit(to_json(resp.change))
+                        cursor_id = change.cursor.id
+                        emit(to_json(change))
                         seen += 1
                         if args.max_events and seen >= args.max_events:
                             call.cancel()

@@ -204,6 +204,7 @@ type SubscribeResponse struct {
 	//
 	//	*SubscribeResponse_Change
 	//	*SubscribeResponse_Checkpoint
+	//	*SubscribeResponse_ChangeFragment
 	Message       isSubscribeResponse_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -264,6 +265,15 @@ func (x *SubscribeResponse) GetCheckpoint() *Checkpoint {
 	return nil
 }
 
+func (x *SubscribeResponse) GetChangeFragment() *ChangeFragment {
+	if x != nil {
+		if x, ok := x.Message.(*SubscribeResponse_ChangeFragment); ok {
+			return x.ChangeFragment
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Message interface {
 	isSubscribeResponse_Message()
 }
@@ -278,9 +288,134 @@ type SubscribeResponse_Checkpoint struct {
 	Checkpoint *Checkpoint `protobuf:"bytes,2,opt,name=checkpoint,proto3,oneof"`
 }
 
+type SubscribeResponse_ChangeFragment struct {
+	// One piece of a change too large for one message (see ChangeFragment). Sent instead of
+	// change, never besides it: a client that ignores this kind misses that change, but at
+	// gRPC's default receive limit it could not have received it as one message either.
+	ChangeFragment *ChangeFragment `protobuf:"bytes,3,opt,name=change_fragment,json=changeFragment,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Change) isSubscribeResponse_Message() {}
 
 func (*SubscribeResponse_Checkpoint) isSubscribeResponse_Message() {}
+
+func (*SubscribeResponse_ChangeFragment) isSubscribeResponse_Message() {}
+
+// ChangeFragment is one piece of a ChangeEvent whose SubscribeResponse would exceed the
+// server's maximum message size (cdcstreamd --max-message-bytes, by default 4 MiB: the receive
+// limit gRPC applies by default in every language, so a client at default limits could not
+// have received such a change whole). Such a change is sent as count ChangeFragment messages
+// in a row, index 0 to count-1, with nothing in between; the data of all of them, concatenated
+// in index order, is the ChangeEvent in protobuf binary encoding. Every fragment message is at
+// most 1 MiB (or the maximum message size, when that is smaller).
+//
+// Reassembly: start a buffer at index 0, append each fragment's data, and decode the buffer
+// as a ChangeEvent when index is count-1. A fragment whose index, count, tx_id or seq does not
+// continue the buffered change is a protocol violation. When the stream breaks before the
+// last fragment, drop the buffer: the change's cursor was not delivered, so resuming from
+// the newest cursor received sends the change again, whole. Go clients: the client library
+// does this and yields the reassembled change (client/).
+type ChangeFragment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This piece of the encoded ChangeEvent; never empty.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// Position of this piece in the change, from 0.
+	Index uint32 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// Number of pieces of the change, at least 2, the same in every fragment of the change.
+	Count uint32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// Size in bytes of the whole encoded ChangeEvent, the same in every fragment of the
+	// change: a client can refuse a change larger than it accepts before buffering any of it.
+	TotalSize uint64 `protobuf:"varint,4,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// The change's tx_id, in every fragment of the change.
+	TxId int64 `protobuf:"varint,5,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	// The change's seq, in every fragment of the change.
+	Seq int64 `protobuf:"varint,6,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The change's cursor, in the last fragment only (index count-1), equal to the cursor
+	// inside the reassembled ChangeEvent. Earlier fragments carry none, so a client that stores
+	// every cursor it sees never stores one past a change it has only partly received.
+	Cursor        *Cursor `protobuf:"bytes,7,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeFragment) Reset() {
+	*x = ChangeFragment{}
+	mi := &file_cdcstream_v1_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeFragment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeFragment) ProtoMessage() {}
+
+func (x *ChangeFragment) ProtoReflect() protoreflect.Message {
+	mi := &file_cdcstream_v1_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeFragment.ProtoReflect.Descriptor instead.
+func (*ChangeFragment) Descriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ChangeFragment) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ChangeFragment) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ChangeFragment) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ChangeFragment) GetTotalSize() uint64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ChangeFragment) GetTxId() int64 {
+	if x != nil {
+		return x.TxId
+	}
+	return 0
+}
+
+func (x *ChangeFragment) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ChangeFragment) GetCursor() *Cursor {
+	if x != nil {
+		return x.Cursor
+	}
+	return nil
+}
 
 // Checkpoint tells a client that every matching change up to cursor has been sent, so it can
 // store the cursor even when no change matched for a long time.
@@ -296,7 +431,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[2]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -308,7 +443,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[2]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -321,7 +456,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{2}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Checkpoint) GetCursor() *Cursor {
@@ -352,7 +487,7 @@ type GetCursorRequest struct {
 
 func (x *GetCursorRequest) Reset() {
 	*x = GetCursorRequest{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[3]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +499,7 @@ func (x *GetCursorRequest) String() string {
 func (*GetCursorRequest) ProtoMessage() {}
 
 func (x *GetCursorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[3]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +512,7 @@ func (x *GetCursorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCursorRequest.ProtoReflect.Descriptor instead.
 func (*GetCursorRequest) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{3}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetCursorRequest) GetDatabase() string {
@@ -405,7 +540,7 @@ type GetCursorResponse struct {
 
 func (x *GetCursorResponse) Reset() {
 	*x = GetCursorResponse{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[4]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +552,7 @@ func (x *GetCursorResponse) String() string {
 func (*GetCursorResponse) ProtoMessage() {}
 
 func (x *GetCursorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[4]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +565,7 @@ func (x *GetCursorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCursorResponse.ProtoReflect.Descriptor instead.
 func (*GetCursorResponse) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{4}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetCursorResponse) GetCursor() *Cursor {
@@ -452,13 +587,23 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\bposition\x18\x03 \x01(\x0e2\x1b.cdcstream.v1.StartPositionH\x00R\bposition\x124\n" +
 	"\tselectors\x18\x04 \x03(\v2\x16.cdcstream.v1.SelectorR\tselectors\x12J\n" +
 	"\x13checkpoint_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x12checkpointIntervalB\a\n" +
-	"\x05start\"\x8f\x01\n" +
+	"\x05start\"\xd8\x01\n" +
 	"\x11SubscribeResponse\x123\n" +
 	"\x06change\x18\x01 \x01(\v2\x19.cdcstream.v1.ChangeEventH\x00R\x06change\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x18.cdcstream.v1.CheckpointH\x00R\n" +
-	"checkpointB\t\n" +
-	"\amessage\"w\n" +
+	"checkpoint\x12G\n" +
+	"\x0fchange_fragment\x18\x03 \x01(\v2\x1c.cdcstream.v1.ChangeFragmentH\x00R\x0echangeFragmentB\t\n" +
+	"\amessage\"\xc4\x01\n" +
+	"\x0eChangeFragment\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\rR\x05count\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x04 \x01(\x04R\ttotalSize\x12\x13\n" +
+	"\x05tx_id\x18\x05 \x01(\x03R\x04txId\x12\x10\n" +
+	"\x03seq\x18\x06 \x01(\x03R\x03seq\x12,\n" +
+	"\x06cursor\x18\a \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\"w\n" +
 	"\n" +
 	"Checkpoint\x12,\n" +
 	"\x06cursor\x18\x01 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\x12;\n" +
@@ -490,40 +635,43 @@ func file_cdcstream_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_cdcstream_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cdcstream_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_cdcstream_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_cdcstream_v1_service_proto_goTypes = []any{
 	(StartPosition)(0),            // 0: cdcstream.v1.StartPosition
 	(*SubscribeRequest)(nil),      // 1: cdcstream.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),     // 2: cdcstream.v1.SubscribeResponse
-	(*Checkpoint)(nil),            // 3: cdcstream.v1.Checkpoint
-	(*GetCursorRequest)(nil),      // 4: cdcstream.v1.GetCursorRequest
-	(*GetCursorResponse)(nil),     // 5: cdcstream.v1.GetCursorResponse
-	(*Cursor)(nil),                // 6: cdcstream.v1.Cursor
-	(*Selector)(nil),              // 7: cdcstream.v1.Selector
-	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
-	(*ChangeEvent)(nil),           // 9: cdcstream.v1.ChangeEvent
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*ChangeFragment)(nil),        // 3: cdcstream.v1.ChangeFragment
+	(*Checkpoint)(nil),            // 4: cdcstream.v1.Checkpoint
+	(*GetCursorRequest)(nil),      // 5: cdcstream.v1.GetCursorRequest
+	(*GetCursorResponse)(nil),     // 6: cdcstream.v1.GetCursorResponse
+	(*Cursor)(nil),                // 7: cdcstream.v1.Cursor
+	(*Selector)(nil),              // 8: cdcstream.v1.Selector
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
+	(*ChangeEvent)(nil),           // 10: cdcstream.v1.ChangeEvent
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_cdcstream_v1_service_proto_depIdxs = []int32{
-	6,  // 0: cdcstream.v1.SubscribeRequest.from_cursor:type_name -> cdcstream.v1.Cursor
+	7,  // 0: cdcstream.v1.SubscribeRequest.from_cursor:type_name -> cdcstream.v1.Cursor
 	0,  // 1: cdcstream.v1.SubscribeRequest.position:type_name -> cdcstream.v1.StartPosition
-	7,  // 2: cdcstream.v1.SubscribeRequest.selectors:type_name -> cdcstream.v1.Selector
-	8,  // 3: cdcstream.v1.SubscribeRequest.checkpoint_interval:type_name -> google.protobuf.Duration
-	9,  // 4: cdcstream.v1.SubscribeResponse.change:type_name -> cdcstream.v1.ChangeEvent
-	3,  // 5: cdcstream.v1.SubscribeResponse.checkpoint:type_name -> cdcstream.v1.Checkpoint
-	6,  // 6: cdcstream.v1.Checkpoint.cursor:type_name -> cdcstream.v1.Cursor
-	10, // 7: cdcstream.v1.Checkpoint.server_time:type_name -> google.protobuf.Timestamp
-	0,  // 8: cdcstream.v1.GetCursorRequest.position:type_name -> cdcstream.v1.StartPosition
-	6,  // 9: cdcstream.v1.GetCursorResponse.cursor:type_name -> cdcstream.v1.Cursor
-	1,  // 10: cdcstream.v1.ChangeStreamService.Subscribe:input_type -> cdcstream.v1.SubscribeRequest
-	4,  // 11: cdcstream.v1.ChangeStreamService.GetCursor:input_type -> cdcstream.v1.GetCursorRequest
-	2,  // 12: cdcstream.v1.ChangeStreamService.Subscribe:output_type -> cdcstream.v1.SubscribeResponse
-	5,  // 13: cdcstream.v1.ChangeStreamService.GetCursor:output_type -> cdcstream.v1.GetCursorResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	8,  // 2: cdcstream.v1.SubscribeRequest.selectors:type_name -> cdcstream.v1.Selector
+	9,  // 3: cdcstream.v1.SubscribeRequest.checkpoint_interval:type_name -> google.protobuf.Duration
+	10, // 4: cdcstream.v1.SubscribeResponse.change:type_name -> cdcstream.v1.ChangeEvent
+	4,  // 5: cdcstream.v1.SubscribeResponse.checkpoint:type_name -> cdcstream.v1.Checkpoint
+	3,  // 6: cdcstream.v1.SubscribeResponse.change_fragment:type_name -> cdcstream.v1.ChangeFragment
+	7,  // 7: cdcstream.v1.ChangeFragment.cursor:type_name -> cdcstream.v1.Cursor
+	7,  // 8: cdcstream.v1.Checkpoint.cursor:type_name -> cdcstream.v1.Cursor
+	11, // 9: cdcstream.v1.Checkpoint.server_time:type_name -> google.protobuf.Timestamp
+	0,  // 10: cdcstream.v1.GetCursorRequest.position:type_name -> cdcstream.v1.StartPosition
+	7,  // 11: cdcstream.v1.GetCursorResponse.cursor:type_name -> cdcstream.v1.Cursor
+	1,  // 12: cdcstream.v1.ChangeStreamService.Subscribe:input_type -> cdcstream.v1.SubscribeRequest
+	5,  // 13: cdcstream.v1.ChangeStreamService.GetCursor:input_type -> cdcstream.v1.GetCursorRequest
+	2,  // 14: cdcstream.v1.ChangeStreamService.Subscribe:output_type -> cdcstream.v1.SubscribeResponse
+	6,  // 15: cdcstream.v1.ChangeStreamService.GetCursor:output_type -> cdcstream.v1.GetCursorResponse
+	14, // [14:16] is the sub-list for method output_type
+	12, // [12:14] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cdcstream_v1_service_proto_init() }
@@ -541,6 +689,7 @@ func file_cdcstream_v1_service_proto_init() {
 	file_cdcstream_v1_service_proto_msgTypes[1].OneofWrappers = []any{
 		(*SubscribeResponse_Change)(nil),
 		(*SubscribeResponse_Checkpoint)(nil),
+		(*SubscribeResponse_ChangeFragment)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -548,7 +697,7 @@ func file_cdcstream_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cdcstream_v1_service_proto_rawDesc), len(file_cdcstream_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

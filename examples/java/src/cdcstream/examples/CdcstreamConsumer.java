@@ -5,10 +5,12 @@ import cdcstream.v1.ChangeStreamServiceGrpc;
 import cdcstream.v1.CursorOuterClass.Cursor;
 import cdcstream.v1.Errors.ErrorReason;
 import cdcstream.v1.SelectorOuterClass.Selector;
+import cdcstream.v1.Service.ChangeFragment;
 import cdcstream.v1.Service.StartPosition;
 import cdcstream.v1.Service.SubscribeRequest;
 import cdcstream.v1.Service.SubscribeResponse;
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
@@ -58,8 +60,15 @@ import java.util.concurrent.TimeUnit;
  * <p>Every diagnostic names the status code and, when the status has one, the reason, as
  * "UNAVAILABLE (STREAM_ROTATED): ...".
  *
+ * <p>A change too large for one gRPC message (gRPC's default receive limit is 4 MiB) arrives as
+ * ChangeFragment messages (proto/cdcstream/v1/service.proto): the consumer joins their data and
+ * decodes it as the ChangeEvent it prints, so big changes look like any other. It refuses a change
+ * larger than --max-change-bytes before buffering any of it, and a fragment that does not continue
+ * the change in progress; both end it with exit status 1. A partly received change is dropped when
+ * its stream breaks: its cursor was not received, so the resumed stream sends it again whole.
+ *
  * <p>Exit status: 0 after --max-events changes, 1 on a gRPC error (CURSOR_EXPIRED included; the
- * status code and reason are printed to stderr), 2 on bad arguments.
+ * status code and reason are printed to stderr) or a refused change, 2 on bad arguments.
  */
 public final class CdcstreamConsumer {
   private static final String PROG = "cdcstream_consumer";
@@ -77,6 +86,12 @@ public final class CdcstreamConsumer {
   private static final JsonFormat.Printer PRINTER =
       JsonFormat.printer().preservingProtoFieldNames().omittingInsignificantWhitespace();
 
+  /**
+   * The largest change (its protobuf encoding) reassembled from fragments unless
+   * --max-change-bytes says otherwise; the Go client library's default too.
+   */
+  private static final long DEFAULT_MAX_CHANGE_BYTES = 128L << 20;
+
   private final PrintStream out =
       new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
 
@@ -91,6 +106,7 @@ public final class CdcstreamConsumer {
   private double checkpointInterval;
   private int maxRetries = 5;
   private double backoff = 0.2;
+  private long maxChangeBytes = DEFAULT_MAX_CHANGE_BYTES;
 
   private CdcstreamConsumer() {}
 
@@ -109,7 +125,8 @@ public final class CdcstreamConsumer {
               + PROG
               + " [--address HOST:PORT] [--database DB] [--from CURSOR_ID | --earliest]"
               + " [--selector JSON]... [--max-events N] [--checkpoints]"
-              + " [--checkpoint-interval SECONDS] [--max-retries N] [--backoff SECONDS]");
+              + " [--checkpoint-interval SECONDS] [--max-retries N] [--backoff SECONDS]"
+              + " [--max-change-bytes N]");
       code = e.getMessage().isEmpty() ? 0 : 2;
     }
     c.out.flush();
@@ -184,6 +201,12 @@ public final class CdcstreamConsumer {
         case "--backoff":
           backoff = number(a, value);
           break;
+        case "--max-change-bytes":
+          maxChangeBytes = (long) number(a, value);
+          if (maxChangeBytes < 1) {
+            throw new UsageException("--max-change-bytes must be positive");
+          }
+          break;
         default:
           throw new UsageException("unknown argument " + a);
       }
@@ -257,6 +280,108 @@ public final class CdcstreamConsumer {
     }
   }
 
+  /** A change refused while reassembling its fragments. */
+  private static final class FragmentException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    FragmentException(String msg) {
+      super(msg);
+    }
+  }
+
+  /** Joins the ChangeFragment messages of one change (one stream attempt's worth). */
+  private static final class Reassembly {
+    private final long maxBytes;
+    /** The data received so far; null when no change is in progress. */
+    private ByteString.Output parts;
+
+    private long size;
+    private long total;
+    private int count;
+    private int next;
+    private long txId;
+    private long seq;
+
+    Reassembly(long maxBytes) {
+      this.maxBytes = maxBytes;
+    }
+
+    private FragmentException bad(ChangeFragment f, String why) {
+      parts = null;
+      return new FragmentException(
+          String.format(
+              "bad change fragment %d of %d (tx_id %d seq %d): %s",
+              Integer.toUnsignedLong(f.getIndex()), Integer.toUnsignedLong(f.getCount()), f.getTxId(), f.getSeq(), why));
+    }
+
+    /** Returns the ChangeEvent that f completes, or null while fragments are due. */
+    ChangeEvent add(ChangeFragment f) throws FragmentException {
+      if (f.getIndex() == 0) {
+        if (parts != null) {
+          throw bad(
+              f,
+              String.format(
+                  "a new change began before change tx_id %d seq %d was complete (%d of %d fragments)",
+                  txId, seq, next, count));
+        }
+        if (Integer.compareUnsigned(f.getCount(), 2) < 0 || f.getTotalSize() == 0) {
+          throw bad(f, "a fragmented change needs count >= 2 and total_size > 0");
+        }
+        if (Long.compareUnsigned(f.getTotalSize(), maxBytes) > 0) {
+          throw new FragmentException(
+              String.format(
+                  "change tx_id %d seq %d is %s bytes, more than --max-change-bytes %d",
+                  f.getTxId(), f.getSeq(), Long.toUnsignedString(f.getTotalSize()), maxBytes));
+        }
+        parts = ByteString.newOutput();
+        size = 0;
+        next = 0;
+        count = f.getCount();
+        total = f.getTotalSize();
+        txId = f.getTxId();
+        seq = f.getSeq();
+      } else if (parts == null) {
+        throw bad(f, "no change in progress (its first fragment is missing)");
+      } else if (f.getIndex() != next) {
+        throw bad(f, "expected fragment " + next);
+      } else if (f.getCount() != count || f.getTotalSize() != total || f.getTxId() != txId || f.getSeq() != seq) {
+        throw bad(f, String.format("it does not belong to change tx_id %d seq %d", txId, seq));
+      }
+      ByteString data = f.getData();
+      if (data.isEmpty() || size + data.size() > total) {
+        throw bad(f, String.format("data of %d bytes after %d of %d bytes", data.size(), size, total));
+      }
+      boolean last = f.getIndex() == count - 1;
+      if (f.hasCursor() != last) {
+        throw bad(f, "the cursor belongs on the last fragment, and only there");
+      }
+      try {
+        data.writeTo(parts);
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException("ByteString.Output cannot fail", e);
+      }
+      size += data.size();
+      next++;
+      if (!last) {
+        return null;
+      }
+      if (size != total) {
+        throw bad(f, String.format("the change has %d bytes, announced %d", size, total));
+      }
+      ChangeEvent ev;
+      try {
+        ev = ChangeEvent.parseFrom(parts.toByteString());
+      } catch (InvalidProtocolBufferException e) {
+        throw bad(f, "the reassembled change does not decode: " + e.getMessage());
+      }
+      if (ev.getTxId() != txId || ev.getSeq() != seq || !ev.getCursor().equals(f.getCursor())) {
+        throw bad(f, "the reassembled change is not the one its fragments announced");
+      }
+      parts = null;
+      return ev;
+    }
+  }
+
   /** How a stream attempt ended: the status and what its status details say. */
   private static final class Ending {
     final Status status;
@@ -322,6 +447,7 @@ public final class CdcstreamConsumer {
       Ending end;
       String resumedFrom = cursorId;
       boolean delivered = false; // whether this attempt received any message
+      Reassembly frags = new Reassembly(maxChangeBytes); // a change in progress dies with its stream
       Context.CancellableContext ctx = Context.current().withCancellation();
       Context previous = ctx.attach();
       try {
@@ -329,10 +455,23 @@ public final class CdcstreamConsumer {
         while (it.hasNext()) {
           SubscribeResponse resp = it.next();
           delivered = true;
-          switch (resp.getMessageCase()) {
+          ChangeEvent ev = resp.getChange();
+          SubscribeResponse.MessageCase kind = resp.getMessageCase();
+          if (kind == SubscribeResponse.MessageCase.CHANGE_FRAGMENT) {
+            try {
+              ev = frags.add(resp.getChangeFragment());
+            } catch (FragmentException e) {
+              System.err.println(PROG + ": " + e.getMessage());
+              return 1;
+            }
+            if (ev == null) {
+              continue; // more fragments of the change are due
+            }
+            kind = SubscribeResponse.MessageCase.CHANGE;
+          }
+          switch (kind) {
             case CHANGE:
               failures = 0;
-              ChangeEvent ev = resp.getChange();
               cursorId = ev.getCursor().getId();
               out.println(json(ev));
               out.flush();
