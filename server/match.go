@@ -24,9 +24,9 @@ type Matcher struct {
 type selectorKind uint8
 
 const (
-	kindEntity selectorKind = iota // "e": nodes and relationships
-	kindNode                       // "n"
-	kindRelationship               // "r"
+	kindEntity       selectorKind = iota // "e": nodes and relationships
+	kindNode                             // "n"
+	kindRelationship                     // "r"
 )
 
 // compiledSelector is one selector, with its fields in the forms Match compares directly.

@@ -130,7 +130,7 @@ func (pt *parityTarget) setup(t *testing.T) {
 	t.Helper()
 	stmts := []string{
 		"CREATE CONSTRAINT parity_person_key IF NOT EXISTS FOR (n:" + labelPerson + ") REQUIRE n.pid IS NODE KEY",
-		"CREATE CONSTRAINT parity_company_key IF NOT EXISTS FOR (n:" + labelCompany + ") REQUIRE n.cid IS NODE KEY",
+		"CREATE CONSTRAINT parity_company_key IF NOT EXISTS FOR (n:" + labelCompany + ") REQUIRE (n.cid, n.size) IS NODE KEY",
 		"CREATE CONSTRAINT parity_knows_key IF NOT EXISTS FOR ()-[r:" + typeKnows + "]-() REQUIRE r.rid IS RELATIONSHIP KEY",
 	}
 	for _, q := range stmts {
@@ -159,7 +159,7 @@ func runParity(t *testing.T, pt *parityTarget) {
 		if err != nil {
 			rt.Fatalf("current: %v", err)
 		}
-		txs := rapid.IntRange(2, 8).Draw(rt, "transactions")
+		txs := rapid.IntRange(3, 10).Draw(rt, "transactions")
 		switchAt := rapid.IntRange(0, txs).Draw(rt, "switch capture mode before transaction (txs: never)")
 		for i := range txs {
 			if i == switchAt {
@@ -174,8 +174,8 @@ func runParity(t *testing.T, pt *parityTarget) {
 		}
 		st.changes += len(all)
 		lastTx := all[len(all)-1].GetTxId()
-		for round := range rapid.IntRange(1, 8).Draw(rt, "selector lists") {
-			sels := w.selectors(rt, fmt.Sprintf("selectors %d", round))
+		for round := range rapid.IntRange(4, 12).Draw(rt, "selector lists") {
+			sels := w.focusedSelectors(rt, fmt.Sprintf("selectors %d", round), all)
 			m, err := server.NewMatcher(sels)
 			if err != nil {
 				rt.Fatalf("NewMatcher: %v", err)
