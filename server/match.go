@@ -214,7 +214,9 @@ type eventView struct {
 	elementID string
 	// before and after are the property maps of the states (nil when absent).
 	before, after map[string]*cdcstreamv1.Value
-	labels        nodeLabels
+	// labels is computed by the first selector with labels (labelsSet).
+	labels    nodeLabels
+	labelsSet bool
 }
 
 func (v *eventView) init(ev *cdcstreamv1.ChangeEvent) bool {
@@ -224,7 +226,6 @@ func (v *eventView) init(ev *cdcstreamv1.ChangeEvent) bool {
 		n := e.Node
 		v.node, v.op, v.elementID = n, n.GetOperation(), n.GetElementId()
 		v.before, v.after = n.GetBefore().GetProperties(), n.GetAfter().GetProperties()
-		v.labels = labelsOf(n, v.md.GetCaptureMode())
 	case *cdcstreamv1.ChangeEvent_Relationship:
 		r := e.Relationship
 		v.rel, v.op, v.elementID = r, r.GetOperation(), r.GetElementId()
@@ -267,8 +268,13 @@ func (s *compiledSelector) matches(v *eventView) bool {
 		}
 	}
 	if v.node != nil {
-		if len(s.labels) > 0 && !v.labels.hasAllBeforeOrAfter(s.labels) {
-			return false
+		if len(s.labels) > 0 {
+			if !v.labelsSet {
+				v.labels, v.labelsSet = labelsOf(v.node, v.md.GetCaptureMode()), true
+			}
+			if !v.labels.hasAllBeforeOrAfter(s.labels) {
+				return false
+			}
 		}
 		return len(s.key) == 0 || nodeKeyMatches(v.node.GetKeys(), s.key)
 	}

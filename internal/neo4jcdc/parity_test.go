@@ -101,9 +101,10 @@ func newNeo4jParity(t *testing.T, uri string) *parityTarget {
 		users:    []string{user},
 		writers:  []parityWriter{{driver: d}},
 		setMode: func(t *rapid.T, mode string) {
-			// ALTER DATABASE runs against the system database and takes effect at once.
-			_, err := neo4j.ExecuteQuery(context.Background(), d,
-				"ALTER DATABASE $db SET OPTION txLogEnrichment $mode", map[string]any{"db": database, "mode": mode},
+			// ALTER DATABASE runs against the system database; WAIT returns once the option
+			// is in force. DIFF<->FULL keeps change ids valid.
+			q := "ALTER DATABASE `" + strings.ReplaceAll(database, "`", "``") + "` SET OPTION txLogEnrichment '" + mode + "' WAIT"
+			_, err := neo4j.ExecuteQuery(context.Background(), d, q, nil,
 				neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("system"))
 			if err != nil {
 				t.Fatalf("capture mode %s: %v", mode, err)
