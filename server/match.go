@@ -185,12 +185,17 @@ func hasKinds(v *cdcstreamv1.Value) bool {
 }
 
 // Len returns the number of selectors (0: every change matches).
-func (m *Matcher) Len() int { return len(m.sels) }
+func (m *Matcher) Len() int {
+	if m == nil {
+		return 0
+	}
+	return len(m.sels)
+}
 
 // Match reports whether ev matches any selector (union), and the index of the FIRST matching
-// selector (-1 when none; 0 when there are no selectors). It does not allocate.
+// selector (-1 when none; 0 when there are no selectors, or m is nil). It does not allocate.
 func (m *Matcher) Match(ev *cdcstreamv1.ChangeEvent) (index int, ok bool) {
-	if len(m.sels) == 0 {
+	if m == nil || len(m.sels) == 0 {
 		return 0, true
 	}
 	var v eventView

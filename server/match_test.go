@@ -291,6 +291,13 @@ func TestMatchChangeWithoutEvent(t *testing.T) {
 	}
 }
 
+func TestNilMatcherMatchesEverything(t *testing.T) {
+	var m *server.Matcher
+	if i, ok := m.Match(created); !ok || i != 0 || m.Len() != 0 {
+		t.Fatalf("nil Matcher: Match = (%d, %v), Len = %d; want (0, true), 0", i, ok, m.Len())
+	}
+}
+
 func TestNewMatcherRejects(t *testing.T) {
 	cases := map[string]*cdcstreamv1.Selector{
 		"no kind":                     {},
