@@ -46,7 +46,18 @@ var parityTxMetadata = []map[string]any{
 	{"app": "b", "n": int64(1)},
 	{"app": "a", "n": int64(2), "tags": []any{"x"}},
 	{"app": "c", "n": 2.0},
+	{"app": "d", "at": time.Date(2024, 7, 1, 12, 0, 0, 0, stockholm)},
+	{"app": "d", "at": time.Date(2024, 7, 1, 12, 0, 0, 0, time.FixedZone("Offset", 2*3600))},
 }
+
+// stockholm is a zone with daylight saving time, for DateTime values with a zone id.
+var stockholm = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Stockholm")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
 
 type pnode struct {
 	id     string
@@ -582,9 +593,28 @@ func focusedKey(t *rapid.T, label string, keys []map[string]*cdcstreamv1.Value) 
 	return out
 }
 
-// otherNumber returns v, or for a number sometimes the equal number of the other type.
+// otherNumber returns v, or for a number sometimes the equal number of the other type, and
+// for a DateTime sometimes the same instant with its zone id replaced by its offset or the
+// other way round (never equal in Cypher).
 func otherNumber(t *rapid.T, label string, v *cdcstreamv1.Value) *cdcstreamv1.Value {
 	switch x := v.GetKind().(type) {
+	case *cdcstreamv1.Value_DateTimeValue:
+		if !rapid.Bool().Draw(t, label+" other zone form") {
+			return v
+		}
+		dt := &cdcstreamv1.DateTime{Instant: x.DateTimeValue.GetInstant()}
+		switch z := x.DateTimeValue.GetZone().(type) {
+		case *cdcstreamv1.DateTime_ZoneId:
+			l, err := time.LoadLocation(z.ZoneId)
+			if err != nil {
+				t.Fatalf("zone %s: %v", z.ZoneId, err)
+			}
+			_, off := x.DateTimeValue.GetInstant().AsTime().In(l).Zone()
+			dt.Zone = &cdcstreamv1.DateTime_OffsetSeconds{OffsetSeconds: int32(off)}
+		default:
+			dt.Zone = &cdcstreamv1.DateTime_ZoneId{ZoneId: "Europe/Stockholm"}
+		}
+		return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateTimeValue{DateTimeValue: dt}}
 	case *cdcstreamv1.Value_IntegerValue:
 		if rapid.Bool().Draw(t, label+" as float") {
 			return testkit.Float(float64(x.IntegerValue))
