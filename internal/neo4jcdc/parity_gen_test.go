@@ -540,7 +540,7 @@ func (w *parityWorkload) focused(t *rapid.T, label string, ev *cdcstreamv1.Chang
 			continue
 		}
 		ref := ends[i]
-		if chance(t, label+".other endpoint?", 3) {
+		if chance(t, label+".other endpoint?", 2) {
 			ref = ends[1-i]
 		}
 		nm := &cdcstreamv1.NodeMatcher{}
