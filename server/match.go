@@ -24,9 +24,9 @@ type Matcher struct {
 type selectorKind uint8
 
 const (
-	kindEntity selectorKind = iota // "e": nodes and relationships
-	kindNode                       // "n"
-	kindRelationship               // "r"
+	kindEntity       selectorKind = iota // "e": nodes and relationships
+	kindNode                             // "n"
+	kindRelationship                     // "r"
 )
 
 // compiledSelector is one selector, with its fields in the forms Match compares directly.
@@ -185,12 +185,17 @@ func hasKinds(v *cdcstreamv1.Value) bool {
 }
 
 // Len returns the number of selectors (0: every change matches).
-func (m *Matcher) Len() int { return len(m.sels) }
+func (m *Matcher) Len() int {
+	if m == nil {
+		return 0
+	}
+	return len(m.sels)
+}
 
 // Match reports whether ev matches any selector (union), and the index of the FIRST matching
-// selector (-1 when none; 0 when there are no selectors). It does not allocate.
+// selector (-1 when none; 0 when there are no selectors, or m is nil). It does not allocate.
 func (m *Matcher) Match(ev *cdcstreamv1.ChangeEvent) (index int, ok bool) {
-	if len(m.sels) == 0 {
+	if m == nil || len(m.sels) == 0 {
 		return 0, true
 	}
 	var v eventView
@@ -214,7 +219,9 @@ type eventView struct {
 	elementID string
 	// before and after are the property maps of the states (nil when absent).
 	before, after map[string]*cdcstreamv1.Value
-	labels        nodeLabels
+	// labels is computed by the first selector with labels (labelsSet).
+	labels    nodeLabels
+	labelsSet bool
 }
 
 func (v *eventView) init(ev *cdcstreamv1.ChangeEvent) bool {
@@ -224,7 +231,6 @@ func (v *eventView) init(ev *cdcstreamv1.ChangeEvent) bool {
 		n := e.Node
 		v.node, v.op, v.elementID = n, n.GetOperation(), n.GetElementId()
 		v.before, v.after = n.GetBefore().GetProperties(), n.GetAfter().GetProperties()
-		v.labels = labelsOf(n, v.md.GetCaptureMode())
 	case *cdcstreamv1.ChangeEvent_Relationship:
 		r := e.Relationship
 		v.rel, v.op, v.elementID = r, r.GetOperation(), r.GetElementId()
@@ -267,8 +273,13 @@ func (s *compiledSelector) matches(v *eventView) bool {
 		}
 	}
 	if v.node != nil {
-		if len(s.labels) > 0 && !v.labels.hasAllBeforeOrAfter(s.labels) {
-			return false
+		if len(s.labels) > 0 {
+			if !v.labelsSet {
+				v.labels, v.labelsSet = labelsOf(v.node, v.md.GetCaptureMode()), true
+			}
+			if !v.labels.hasAllBeforeOrAfter(s.labels) {
+				return false
+			}
 		}
 		return len(s.key) == 0 || nodeKeyMatches(v.node.GetKeys(), s.key)
 	}

@@ -23,7 +23,7 @@ import (
 // delete what earlier checks left.
 const (
 	labelPerson  = "ParityPerson"  // node key pid
-	labelCompany = "ParityCompany" // node key cid
+	labelCompany = "ParityCompany" // node key (cid, size)
 	labelTag     = "ParityTag"
 	labelHero    = "ParityHero"
 	typeKnows    = "PARITY_KNOWS" // relationship key rid
@@ -36,7 +36,7 @@ var (
 	parityNodeProps = []string{"name", "age", "score", "flag", "day", "tags"}
 	parityRelProps  = []string{"w", "since"}
 	// parityPropNames are what changesTo selectors name: every property the workload writes.
-	parityPropNames = []string{"name", "age", "score", "flag", "day", "tags", "pid", "cid", "rid", "w", "since", parityMarker}
+	parityPropNames = []string{"name", "age", "score", "flag", "day", "tags", "pid", "cid", "size", "rid", "w", "since", parityMarker}
 )
 
 // parityTxMetadata are the transactions' metadata choices (nil: none).
@@ -45,7 +45,19 @@ var parityTxMetadata = []map[string]any{
 	{"app": "a"},
 	{"app": "b", "n": int64(1)},
 	{"app": "a", "n": int64(2), "tags": []any{"x"}},
+	{"app": "c", "n": 2.0},
+	{"app": "d", "at": time.Date(2024, 7, 1, 12, 0, 0, 0, stockholm)},
+	{"app": "d", "at": time.Date(2024, 7, 1, 12, 0, 0, 0, time.FixedZone("Offset", 2*3600))},
 }
+
+// stockholm is a zone with daylight saving time, for DateTime values with a zone id.
+var stockholm = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Stockholm")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
 
 type pnode struct {
 	id     string
@@ -92,7 +104,7 @@ func drawValue(t *rapid.T, prop string) any {
 	switch prop {
 	case "name":
 		return rapid.SampledFrom([]string{"ann", "bob"}).Draw(t, "name")
-	case "age", "since":
+	case "age", "since", "size":
 		return rapid.SampledFrom([]any{int64(1), int64(2), 2.0}).Draw(t, prop)
 	case "score", "w":
 		return rapid.SampledFrom([]float64{0.5, 1.5}).Draw(t, prop)
@@ -145,7 +157,7 @@ func (w *parityWorkload) transaction(c context.Context, t *rapid.T) {
 		}
 		return ""
 	}
-	for range rapid.IntRange(1, 5).Draw(t, "statements") {
+	for range rapid.IntRange(1, 6).Draw(t, "statements") {
 		w.statement(t, run)
 	}
 	if err := tx.Commit(c); err != nil {
@@ -155,7 +167,10 @@ func (w *parityWorkload) transaction(c context.Context, t *rapid.T) {
 
 // statement runs one random statement that is valid on the modelled graph.
 func (w *parityWorkload) statement(t *rapid.T, run func(string, map[string]any) string) {
-	op := rapid.IntRange(0, 10).Draw(t, "statement")
+	op := rapid.IntRange(0, 14).Draw(t, "statement")
+	if op > 12 { // label changes twice as often: they are where before-or-after matters
+		op = 4 + 2*(op-13) // 4: add a label, 6: swap labels
+	}
 	if len(w.nodes) == 0 || op == 0 {
 		w.createNode(t, run)
 		return
@@ -165,7 +180,7 @@ func (w *parityWorkload) statement(t *rapid.T, run func(string, map[string]any) 
 	match := "MATCH (n) WHERE elementId(n) = $id "
 	switch op {
 	case 1: // set one property, a key property to a new unique value
-		p := rapid.SampledFrom(append([]string{"pid", "cid"}, parityNodeProps...)).Draw(t, "set property")
+		p := rapid.SampledFrom(append([]string{"pid", "cid", "size"}, parityNodeProps...)).Draw(t, "set property")
 		var v any
 		switch p {
 		case "pid":
@@ -186,8 +201,8 @@ func (w *parityWorkload) statement(t *rapid.T, run func(string, map[string]any) 
 			n.props = addName(n.props, p)
 		}
 	case 3: // remove a property (not a key property of a key label, not the marker)
-		p := rapid.SampledFrom(append([]string{"pid", "cid"}, parityNodeProps...)).Draw(t, "remove property")
-		if (p == "pid" && slices.Contains(n.labels, labelPerson)) || (p == "cid" && slices.Contains(n.labels, labelCompany)) {
+		p := rapid.SampledFrom(append([]string{"pid", "cid", "size"}, parityNodeProps...)).Draw(t, "remove property")
+		if (p == "pid" && slices.Contains(n.labels, labelPerson)) || ((p == "cid" || p == "size") && slices.Contains(n.labels, labelCompany)) {
 			return
 		}
 		run(match+"REMOVE n."+p, byID)
@@ -239,6 +254,7 @@ func (w *parityWorkload) createNode(t *rapid.T, run func(string, map[string]any)
 	if slices.Contains(labels, labelCompany) {
 		props["cid"] = fmt.Sprintf("c%d", w.counter())
 		w.cids = append(w.cids, props["cid"].(string))
+		props["size"] = drawValue(t, "size")
 	}
 	id := run("CREATE (n"+labelText(labels)+" $props) RETURN elementId(n)", map[string]any{"props": props})
 	if id == "" {
@@ -422,5 +438,206 @@ func uniqueDraws(t *rapid.T, label string, pool []string, max int) []string {
 	for range rapid.IntRange(1, max).Draw(t, label+" count") {
 		out = addName(out, rapid.SampledFrom(pool).Draw(t, label))
 	}
+	return out
+}
+
+// focusedSelectors draws one to three selectors, each either random (selector) or derived
+// from a change of the log (focused), so that the hard cases come up often: a label set
+// that held only before or only after, a property that was removed or kept, a key given as
+// the equal float, a composite key given in part, start and end swapped.
+func (w *parityWorkload) focusedSelectors(t *rapid.T, label string, log []*cdcstreamv1.ChangeEvent) []*cdcstreamv1.Selector {
+	var out []*cdcstreamv1.Selector
+	for i := range rapid.IntRange(1, 3).Draw(t, label) {
+		l := fmt.Sprintf("%s[%d]", label, i)
+		if chance(t, l+".random?", 3) {
+			out = append(out, w.selector(t, l))
+			continue
+		}
+		out = append(out, w.focused(t, l, rapid.SampledFrom(log).Draw(t, l+".change")))
+	}
+	return out
+}
+
+// focused derives a selector from change ev: each field is left out, taken from ev, or
+// taken from elsewhere.
+func (w *parityWorkload) focused(t *rapid.T, label string, ev *cdcstreamv1.ChangeEvent) *cdcstreamv1.Selector {
+	md := ev.GetMetadata()
+	var op cdcstreamv1.Operation
+	var elementID string
+	var before, after map[string]*cdcstreamv1.Value
+	if n := ev.GetNode(); n != nil {
+		op, elementID = n.GetOperation(), n.GetElementId()
+		before, after = n.GetBefore().GetProperties(), n.GetAfter().GetProperties()
+	} else {
+		r := ev.GetRelationship()
+		op, elementID = r.GetOperation(), r.GetElementId()
+		before, after = r.GetBefore().GetProperties(), r.GetAfter().GetProperties()
+	}
+	if !chance(t, label+".operation?", 2) {
+		op = cdcstreamv1.Operation_OPERATION_UNSPECIFIED
+	}
+	var changesTo []string
+	if chance(t, label+".changesTo?", 2) {
+		names := sortedNames(before, after)
+		if len(names) > 0 && !chance(t, label+".changesTo elsewhere?", 4) {
+			changesTo = uniqueDraws(t, label+".changesTo", names, 2)
+		} else {
+			changesTo = uniqueDraws(t, label+".changesTo", parityPropNames, 1)
+		}
+	}
+	var exec, auth string
+	if chance(t, label+".executingUser?", 3) {
+		exec = rapid.SampledFrom([]string{md.GetExecutingUser(), md.GetAuthenticatedUser()}).Draw(t, label+".executingUser")
+	}
+	if chance(t, label+".authenticatedUser?", 4) {
+		auth = rapid.SampledFrom([]string{md.GetAuthenticatedUser(), md.GetExecutingUser()}).Draw(t, label+".authenticatedUser")
+	}
+	var txMeta map[string]*cdcstreamv1.Value
+	if tm := md.GetTxMetadata(); len(tm) > 0 && chance(t, label+".txMetadata?", 3) {
+		txMeta = map[string]*cdcstreamv1.Value{}
+		for _, k := range uniqueDraws(t, label+".txMetadata", sortedNames(tm, nil), 2) {
+			txMeta[k] = otherNumber(t, label+".txMetadata value", tm[k])
+		}
+	}
+	if !chance(t, label+".elementId?", 5) {
+		elementID = ""
+	}
+	if n := ev.GetNode(); n != nil {
+		if chance(t, label+".entity?", 4) {
+			return &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Entity{Entity: &cdcstreamv1.EntitySelector{
+				Operation: op, ChangesTo: changesTo, ExecutingUser: exec, AuthenticatedUser: auth, TxMetadata: txMeta}}}
+		}
+		ns := &cdcstreamv1.NodeSelector{Operation: op, ChangesTo: changesTo, ExecutingUser: exec, AuthenticatedUser: auth,
+			TxMetadata: txMeta, ElementId: elementID}
+		if chance(t, label+".labels?", 2) {
+			pool := append(append(slices.Clone(n.GetLabels()), n.GetBefore().GetLabels()...), n.GetAfter().GetLabels()...)
+			if len(pool) == 0 || chance(t, label+".labels elsewhere?", 5) {
+				pool = parityLabels
+			}
+			ns.Labels = uniqueDraws(t, label+".labels", pool, 3)
+		}
+		if chance(t, label+".key?", 2) {
+			ns.Key = focusedKey(t, label+".key", nodeKeysOf(n.GetKeys()))
+		}
+		return &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Node{Node: ns}}
+	}
+	r := ev.GetRelationship()
+	rs := &cdcstreamv1.RelationshipSelector{Operation: op, ChangesTo: changesTo, ExecutingUser: exec, AuthenticatedUser: auth,
+		TxMetadata: txMeta, ElementId: elementID}
+	if chance(t, label+".type?", 2) {
+		rs.Type = r.GetType()
+	}
+	if chance(t, label+".key?", 3) {
+		var keys []map[string]*cdcstreamv1.Value
+		for _, k := range r.GetKeys() {
+			keys = append(keys, k.GetProperties())
+		}
+		rs.Key = focusedKey(t, label+".key", keys)
+	}
+	ends := []*cdcstreamv1.NodeRef{r.GetStart(), r.GetEnd()}
+	for i, end := range []**cdcstreamv1.NodeMatcher{&rs.Start, &rs.End} {
+		if !chance(t, label+".endpoint?", 2) {
+			continue
+		}
+		ref := ends[i]
+		if chance(t, label+".other endpoint?", 2) {
+			ref = ends[1-i]
+		}
+		nm := &cdcstreamv1.NodeMatcher{}
+		if chance(t, label+".endpoint elementId?", 3) {
+			nm.ElementId = ref.GetElementId()
+		}
+		if len(ref.GetLabels()) > 0 && chance(t, label+".endpoint labels?", 2) {
+			nm.Labels = uniqueDraws(t, label+".endpoint labels", ref.GetLabels(), 2)
+		}
+		if chance(t, label+".endpoint key?", 3) {
+			nm.Key = focusedKey(t, label+".endpoint key", nodeKeysOf(ref.GetKeys()))
+		}
+		*end = nm
+	}
+	return &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Relationship{Relationship: rs}}
+}
+
+// nodeKeysOf flattens a node's keys.
+func nodeKeysOf(keys map[string]*cdcstreamv1.LabelKeys) []map[string]*cdcstreamv1.Value {
+	var out []map[string]*cdcstreamv1.Value
+	for _, l := range sortedNames(keys, nil) {
+		for _, k := range keys[l].GetKeys() {
+			out = append(out, k.GetProperties())
+		}
+	}
+	return out
+}
+
+// focusedKey draws a selector key from one of keys: the whole key (numbers possibly as the
+// other numeric type), part of it, or all of it plus a property; nil when there are none.
+func focusedKey(t *rapid.T, label string, keys []map[string]*cdcstreamv1.Value) map[string]*cdcstreamv1.Value {
+	if len(keys) == 0 {
+		return nil
+	}
+	k := keys[rapid.IntRange(0, len(keys)-1).Draw(t, label+" which")]
+	out := map[string]*cdcstreamv1.Value{}
+	for _, name := range sortedNames(k, nil) {
+		out[name] = otherNumber(t, label+" value", k[name])
+	}
+	switch rapid.IntRange(0, 5).Draw(t, label+" shape") {
+	case 0: // part of the key
+		if len(out) > 1 {
+			delete(out, sortedNames(out, nil)[0])
+		}
+	case 1: // more than the key
+		out["name"] = testkit.String("ann")
+	case 2: // a different value
+		out[sortedNames(out, nil)[0]] = testkit.Int(-1)
+	}
+	return out
+}
+
+// otherNumber returns v, or for a number sometimes the equal number of the other type, and
+// for a DateTime sometimes the same instant with its zone id replaced by its offset or the
+// other way round (never equal in Cypher).
+func otherNumber(t *rapid.T, label string, v *cdcstreamv1.Value) *cdcstreamv1.Value {
+	switch x := v.GetKind().(type) {
+	case *cdcstreamv1.Value_DateTimeValue:
+		if !rapid.Bool().Draw(t, label+" other zone form") {
+			return v
+		}
+		dt := &cdcstreamv1.DateTime{Instant: x.DateTimeValue.GetInstant()}
+		switch z := x.DateTimeValue.GetZone().(type) {
+		case *cdcstreamv1.DateTime_ZoneId:
+			l, err := time.LoadLocation(z.ZoneId)
+			if err != nil {
+				t.Fatalf("zone %s: %v", z.ZoneId, err)
+			}
+			_, off := x.DateTimeValue.GetInstant().AsTime().In(l).Zone()
+			dt.Zone = &cdcstreamv1.DateTime_OffsetSeconds{OffsetSeconds: int32(off)}
+		default:
+			dt.Zone = &cdcstreamv1.DateTime_ZoneId{ZoneId: "Europe/Stockholm"}
+		}
+		return &cdcstreamv1.Value{Kind: &cdcstreamv1.Value_DateTimeValue{DateTimeValue: dt}}
+	case *cdcstreamv1.Value_IntegerValue:
+		if rapid.Bool().Draw(t, label+" as float") {
+			return testkit.Float(float64(x.IntegerValue))
+		}
+	case *cdcstreamv1.Value_FloatValue:
+		if x.FloatValue == float64(int64(x.FloatValue)) && rapid.Bool().Draw(t, label+" as integer") {
+			return testkit.Int(int64(x.FloatValue))
+		}
+	}
+	return v
+}
+
+// sortedNames returns the keys of a and b, sorted, without repeats.
+func sortedNames[V any](a, b map[string]V) []string {
+	var out []string
+	for k := range a {
+		out = append(out, k)
+	}
+	for k := range b {
+		if _, dup := a[k]; !dup {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
 	return out
 }

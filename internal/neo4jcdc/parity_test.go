@@ -101,9 +101,10 @@ func newNeo4jParity(t *testing.T, uri string) *parityTarget {
 		users:    []string{user},
 		writers:  []parityWriter{{driver: d}},
 		setMode: func(t *rapid.T, mode string) {
-			// ALTER DATABASE runs against the system database and takes effect at once.
-			_, err := neo4j.ExecuteQuery(context.Background(), d,
-				"ALTER DATABASE $db SET OPTION txLogEnrichment $mode", map[string]any{"db": database, "mode": mode},
+			// ALTER DATABASE runs against the system database; WAIT returns once the option
+			// is in force. DIFF<->FULL keeps change ids valid.
+			q := "ALTER DATABASE `" + strings.ReplaceAll(database, "`", "``") + "` SET OPTION txLogEnrichment '" + mode + "' WAIT"
+			_, err := neo4j.ExecuteQuery(context.Background(), d, q, nil,
 				neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase("system"))
 			if err != nil {
 				t.Fatalf("capture mode %s: %v", mode, err)
@@ -130,7 +131,7 @@ func (pt *parityTarget) setup(t *testing.T) {
 	t.Helper()
 	stmts := []string{
 		"CREATE CONSTRAINT parity_person_key IF NOT EXISTS FOR (n:" + labelPerson + ") REQUIRE n.pid IS NODE KEY",
-		"CREATE CONSTRAINT parity_company_key IF NOT EXISTS FOR (n:" + labelCompany + ") REQUIRE n.cid IS NODE KEY",
+		"CREATE CONSTRAINT parity_company_key IF NOT EXISTS FOR (n:" + labelCompany + ") REQUIRE (n.cid, n.size) IS NODE KEY",
 		"CREATE CONSTRAINT parity_knows_key IF NOT EXISTS FOR ()-[r:" + typeKnows + "]-() REQUIRE r.rid IS RELATIONSHIP KEY",
 	}
 	for _, q := range stmts {
@@ -159,7 +160,7 @@ func runParity(t *testing.T, pt *parityTarget) {
 		if err != nil {
 			rt.Fatalf("current: %v", err)
 		}
-		txs := rapid.IntRange(2, 8).Draw(rt, "transactions")
+		txs := rapid.IntRange(3, 10).Draw(rt, "transactions")
 		switchAt := rapid.IntRange(0, txs).Draw(rt, "switch capture mode before transaction (txs: never)")
 		for i := range txs {
 			if i == switchAt {
@@ -174,8 +175,8 @@ func runParity(t *testing.T, pt *parityTarget) {
 		}
 		st.changes += len(all)
 		lastTx := all[len(all)-1].GetTxId()
-		for round := range rapid.IntRange(1, 8).Draw(rt, "selector lists") {
-			sels := w.selectors(rt, fmt.Sprintf("selectors %d", round))
+		for round := range rapid.IntRange(4, 12).Draw(rt, "selector lists") {
+			sels := w.focusedSelectors(rt, fmt.Sprintf("selectors %d", round), all)
 			m, err := server.NewMatcher(sels)
 			if err != nil {
 				rt.Fatalf("NewMatcher: %v", err)
