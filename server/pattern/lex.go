@@ -22,25 +22,25 @@ func (e *Error) Error() string { return fmt.Sprintf("at character %d: %s", e.Pos
 type kind int
 
 const (
-	tokEOF     kind = iota
-	tokLParen       // (
-	tokRParen       // )
-	tokLBrack       // [
-	tokRBrack       // ]
-	tokLCurly       // {
-	tokRCurly       // }
-	tokColon        // :
-	tokComma        // ,
-	tokMinus        // - (ASCII hyphen-minus: an arrow line, an exclusion or a sign)
-	tokDash         // another dash Cypher accepts in arrows only (en dash, em dash, ...)
-	tokLT           // < or another left arrow head
-	tokGT           // > or another right arrow head
-	tokPlus         // +
-	tokTimes        // *
-	tokName         // an identifier or a `quoted` name; text holds the name
-	tokString       // a string literal; text holds the decoded value
-	tokInt          // an integer literal; text holds the digits with the base prefix, no sign
-	tokFloat        // a float literal; text holds it without underscores
+	tokEOF    kind = iota
+	tokLParen      // (
+	tokRParen      // )
+	tokLBrack      // [
+	tokRBrack      // ]
+	tokLCurly      // {
+	tokRCurly      // }
+	tokColon       // :
+	tokComma       // ,
+	tokMinus       // - (ASCII hyphen-minus: an arrow line, an exclusion or a sign)
+	tokDash        // another dash Cypher accepts in arrows only (en dash, em dash, ...)
+	tokLT          // < or another left arrow head
+	tokGT          // > or another right arrow head
+	tokPlus        // +
+	tokTimes       // *
+	tokName        // an identifier or a `quoted` name; text holds the name
+	tokString      // a string literal; text holds the decoded value
+	tokInt         // an integer literal; text holds the digits with the base prefix, no sign
+	tokFloat       // a float literal; text holds it without underscores
 )
 
 // token is one lexed token.
