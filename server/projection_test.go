@@ -40,7 +40,7 @@ func personUpdate() *cdcstreamv1.ChangeEvent {
 			TxMetadata: map[string]*cdcstreamv1.Value{"app": strValue("crm")}},
 		Event: &cdcstreamv1.ChangeEvent_Node{Node: &cdcstreamv1.NodeEvent{
 			ElementId: "4:x:1", Operation: cdcstreamv1.Operation_OPERATION_UPDATE, Labels: []string{"Person"},
-			Keys: map[string]*cdcstreamv1.LabelKeys{"Person": {Keys: []*cdcstreamv1.EntityKey{{Properties: props("id", 1)}}}},
+			Keys:   map[string]*cdcstreamv1.LabelKeys{"Person": {Keys: []*cdcstreamv1.EntityKey{{Properties: props("id", 1)}}}},
 			Before: &cdcstreamv1.NodeState{Labels: []string{"Person"}, Properties: props("id", 1, "name", "Ann", "age", 40, "ssn", "x")},
 			After:  &cdcstreamv1.NodeState{Labels: []string{"Person", "Admin"}, Properties: props("id", 1, "name", "Anne", "age", 41, "ssn", "x")},
 		}},
