@@ -12,6 +12,10 @@ import (
 	"github.com/cdcstream/cdcstream/server/pattern"
 )
 
+// maxPartLen bounds the path of the selector part a pattern's value violation names, so that
+// the description keeps room for what is wrong.
+const maxPartLen = 128
+
 // appendPatterns parses SubscribeRequest.patterns (docs/patterns.md) and returns sels (the
 // request's typed selectors, already checked; typedSize is their encoded size) followed by the
 // selectors of the patterns, in order. The rule (documented on SubscribeRequest.patterns): a
@@ -58,7 +62,8 @@ func appendPatterns(sels []*cdcstreamv1.Selector, typedSize int, patterns []stri
 			size += proto.Size(sel)
 		}
 		for _, v := range sub.list {
-			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "%s: %s", strings.TrimPrefix(v.GetField(), field+"."), v.GetDescription())
+			part := truncate(strings.TrimPrefix(v.GetField(), field+"."), maxPartLen)
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "%s: %s", part, v.GetDescription())
 		}
 		out = append(out, parsed...)
 	}

@@ -75,6 +75,8 @@ func TestValidatePatternErrors(t *testing.T) {
 			"patterns[0]", `relationship.end.key["m"]: property values cannot be maps`},
 		{"long label", nil, &cdcstreamv1.SubscribeRequest{Patterns: []string{"(:" + strings.Repeat("L", maxNameLen+1) + ")"}},
 			"patterns[0]", "node.labels[0]: label of 1025 bytes exceeds the limit"},
+		{"deep list", nil, &cdcstreamv1.SubscribeRequest{Patterns: []string{"({k: " + strings.Repeat("[", 40) + strings.Repeat("]", 40) + "})"}},
+			"patterns[0]", "values nest deeper than 32 levels"},
 		{"too many selectors", []Option{WithMaxSelectors(3)}, &cdcstreamv1.SubscribeRequest{
 			Selectors: []*cdcstreamv1.Selector{nodeSel(nil)}, Patterns: []string{"(:A)", "(:A)-[:T]-(:B)"}},
 			"patterns[1]", "makes 4 selectors, more than the limit of 3"},
