@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
@@ -276,4 +277,32 @@ func TestFormat(t *testing.T) {
 			t.Errorf("Format(%v) = %q, %v; want ErrNotExpressible", sel, s, err)
 		}
 	}
+}
+
+// BenchmarkParse measures parsing a relationship pattern with keys and a projection, against
+// decoding its typed selector from protojson, the way a grpcurl or JSON client sends it.
+func BenchmarkParse(b *testing.B) {
+	const s = "(:Person{id: 1})-[:WORKS_AT{contractId: 7, role, -secret}]->(:Company{name: 'Acme'})"
+	sels, err := Parse(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	js, err := protojson.Marshal(sels[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("pattern", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Parse(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("protojson", func(b *testing.B) {
+		for b.Loop() {
+			if err := protojson.Unmarshal(js, &cdcstreamv1.Selector{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
