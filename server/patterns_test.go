@@ -77,6 +77,8 @@ func TestValidatePatternErrors(t *testing.T) {
 			"patterns[0]", "node.labels[0]: label of 1025 bytes exceeds the limit"},
 		{"deep list", nil, &cdcstreamv1.SubscribeRequest{Patterns: []string{"({k: " + strings.Repeat("[", 40) + strings.Repeat("]", 40) + "})"}},
 			"patterns[0]", "values nest deeper than 32 levels"},
+		{"stack-exhausting list", nil, &cdcstreamv1.SubscribeRequest{Patterns: []string{"({k: " + strings.Repeat("[", 60000)}},
+			"patterns[0]", "syntax error at character 70: literals nest deeper than 64 levels"},
 		{"too many selectors", []Option{WithMaxSelectors(3)}, &cdcstreamv1.SubscribeRequest{
 			Selectors: []*cdcstreamv1.Selector{nodeSel(nil)}, Patterns: []string{"(:A)", "(:A)-[:T]-(:B)"}},
 			"patterns[1]", "makes 4 selectors, more than the limit of 3"},

@@ -22,7 +22,8 @@
 // key literal, a map as a key value, an overlong name or deep nesting come out as selectors
 // that the server's selector validation refuses, as it refuses the same typed selectors. It
 // never panics; work is linear in the input, which the caller bounds (the server counts pattern
-// bytes against its selector byte limit before parsing).
+// bytes against its selector byte limit before parsing), and literals nest at most MaxDepth
+// levels, so no input exhausts the stack.
 //
 // Format writes a selector back in the grammar, canonically: Parse(Format(s)) yields s again
 // for every selector Parse produced.

@@ -43,10 +43,16 @@ func Parse(s string) ([]*cdcstreamv1.Selector, error) {
 	}
 }
 
+// MaxDepth bounds the nesting of list and map literals, so that no input can exhaust the
+// parser's stack; the server's selector rules allow less (32 levels).
+const MaxDepth = 64
+
 // parser is a recursive-descent parser over the lexer's tokens, one token of lookahead.
 type parser struct {
 	lex lexer
 	tok token
+	// depth is the nesting of the list or map literal being parsed.
+	depth int
 }
 
 func (p *parser) advance() error {
@@ -144,7 +150,14 @@ func (p *parser) pattern() ([]*cdcstreamv1.Selector, error) {
 				return nil, err
 			}
 		}
-		if err := p.expect(tokRBrack, "':', '{' or ']'"); err != nil {
+		want := "':', '{' or ']'"
+		switch {
+		case rel.pos != 0:
+			want = "']'"
+		case relType != "":
+			want = "'{' or ']'"
+		}
+		if err := p.expect(tokRBrack, want); err != nil {
 			return nil, err
 		}
 		if err := p.arrowLine(); err != nil {
@@ -351,9 +364,15 @@ func (p *parser) literal() (*cdcstreamv1.Value, error) {
 		if v != nil && !strings.HasPrefix(t.src, "`") {
 			return v, p.advance()
 		}
-	case tokLBrack:
-		return p.list()
-	case tokLCurly:
+	case tokLBrack, tokLCurly:
+		if p.depth >= MaxDepth {
+			return nil, &Error{Pos: t.pos, Msg: fmt.Sprintf("literals nest deeper than %d levels", MaxDepth)}
+		}
+		p.depth++
+		defer func() { p.depth-- }()
+		if t.kind == tokLBrack {
+			return p.list()
+		}
 		return p.mapLiteral()
 	}
 	return nil, p.unexpected("a literal (number, 'string', true, false, null, NaN, INF, [list] or {map})")
