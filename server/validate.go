@@ -224,6 +224,10 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 		}
 	}
 	p.selectors = sels
+	if pats := req.GetPatterns(); len(pats) > 0 {
+		// Patterns are selectors too, appended after the typed ones (server/patterns.go).
+		p.selectors = appendPatterns(sels, size, pats, o, &vs)
+	}
 	return p, vs.err()
 }
 

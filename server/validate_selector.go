@@ -17,6 +17,7 @@ func validateSelector(s *cdcstreamv1.Selector, field string, vs *violations) {
 		f := field + ".entity"
 		validateCommon(f, e.GetOperation(), e.GetChangesTo(), e.GetTxMetadata(), vs)
 		validateLengths(f, vs, "executing_user", e.GetExecutingUser(), "authenticated_user", e.GetAuthenticatedUser())
+		validateProjection(f+".projection", e.GetProjection(), vs)
 	case *cdcstreamv1.Selector_Node:
 		n := k.Node
 		f := field + ".node"
@@ -25,6 +26,7 @@ func validateSelector(s *cdcstreamv1.Selector, field string, vs *violations) {
 			"element_id", n.GetElementId())
 		validateNames(f+".labels", n.GetLabels(), "label", vs)
 		validateValueMap(f+".key", n.GetKey(), true, vs)
+		validateProjection(f+".projection", n.GetProjection(), vs)
 	case *cdcstreamv1.Selector_Relationship:
 		r := k.Relationship
 		f := field + ".relationship"
@@ -34,6 +36,7 @@ func validateSelector(s *cdcstreamv1.Selector, field string, vs *violations) {
 		validateNodeMatcher(f+".start", r.GetStart(), vs)
 		validateNodeMatcher(f+".end", r.GetEnd(), vs)
 		validateValueMap(f+".key", r.GetKey(), true, vs)
+		validateProjection(f+".projection", r.GetProjection(), vs)
 	default:
 		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "exactly one of entity, node or relationship must be set")
 	}
@@ -73,6 +76,12 @@ func validateName(field, name, what string, vs *violations) {
 	case len(name) > maxNameLen:
 		vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, field, "%s of %d bytes exceeds the limit of %d bytes", what, len(name), maxNameLen)
 	}
+}
+
+// validateProjection checks the property names of a projection (server/projection.go).
+func validateProjection(field string, p *cdcstreamv1.Projection, vs *violations) {
+	validateNames(field+".include", p.GetInclude(), "property name", vs)
+	validateNames(field+".exclude", p.GetExclude(), "property name", vs)
 }
 
 // validateNodeMatcher checks the start or end matcher of a relationship selector.

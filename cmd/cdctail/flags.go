@@ -12,6 +12,7 @@ import (
 
 	"github.com/cdcstream/cdcstream/client"
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+	"github.com/cdcstream/cdcstream/server/pattern"
 )
 
 // errHelp ends run successfully after -help printed the usage.
@@ -30,6 +31,11 @@ Selectors are JSON of the cdcstream.v1.Selector message (protojson), OR-ed when 
   --selector '{"node": {"labels": ["Person"], "operation": "OPERATION_UPDATE"}}'
   --selector '{"relationship": {"type": "KNOWS", "key": {"id": {"integerValue": "42"}}}}'
 
+Patterns are selectors in the grammar of Neo4j's Kafka connector (docs/patterns.md), OR-ed with
+--selector and with each other; {prop}, {+prop}, {-prop} and {*} choose the properties sent:
+  --pattern '(:Person{name,-age})'
+  --pattern '(:Person{id: 42})-[:KNOWS{since}]->(:Person)'
+
 Exit codes: 0 ok (also --max-events reached, interrupted), 1 other error, 2 bad flags,
 3 server unreachable, 4 cursor expired (the earliest retained cursor is printed on stderr).
 
@@ -43,6 +49,7 @@ type config struct {
 	from               string
 	earliest           bool
 	selectors          []*cdcstreamv1.Selector
+	patterns           []string
 	checkpointFile     string
 	maxEvents          int
 	checkpoints        bool
@@ -76,6 +83,14 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 			return err
 		}
 		c.selectors = append(c.selectors, sel)
+		return nil
+	})
+	fs.Func("pattern", "a selector in the Kafka connector's pattern `grammar`, e.g. '(:Person{name,-age})'; repeatable (OR)", func(s string) error {
+		// The server parses it too; checking here turns a typo into exit 2 before connecting.
+		if _, err := pattern.Parse(s); err != nil {
+			return err
+		}
+		c.patterns = append(c.patterns, s)
 		return nil
 	})
 	fs.StringVar(&c.checkpointFile, "checkpoint-file", "", "store the cursor in this `file` after each message and start from it when it exists")

@@ -147,7 +147,7 @@ func describe(err error) string {
 
 // request builds the SubscribeRequest the flags describe.
 func (c *config) request() *cdcstreamv1.SubscribeRequest {
-	req := &cdcstreamv1.SubscribeRequest{Database: c.database, Selectors: c.selectors}
+	req := &cdcstreamv1.SubscribeRequest{Database: c.database, Selectors: c.selectors, Patterns: c.patterns}
 	switch {
 	case c.from != "":
 		req.Start = &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: &cdcstreamv1.Cursor{Id: c.from, Database: c.database}}

@@ -214,6 +214,8 @@ func TestRunBadFlagsExit2(t *testing.T) {
 		{"--selector", "{}"},
 		{"--selector", `{"node": {"labelz": ["A"]}}`},
 		{"--max-events", "-1"},
+		{"--pattern", "(:Person{name age})"},
+		{"--pattern", ""},
 		{"--tls-cert", "x.pem"},
 		{"--on-expired", "later"},
 		{"--checkpoint-interval", "10ms"},
@@ -284,6 +286,31 @@ func TestRunSelectorsAreSent(t *testing.T) {
 	if len(sels) != 2 || sels[0].GetNode().GetLabels()[0] != "Person" ||
 		sels[1].GetRelationship().GetKey()["id"].GetIntegerValue() != 42 {
 		t.Fatalf("selectors %v", sels)
+	}
+}
+
+func TestRunPatternsAreSent(t *testing.T) {
+	srv := newTailServer(1)
+	addr := srv.start(t)
+	code, _, errOut := runTail(t, "-a", addr, "--earliest", "--max-events", "1",
+		"--pattern", "(:Person{name,-age})", "--pattern", "(:Person)-[:KNOWS]->(:Person),(:Company)",
+		"--selector", `{"node": {"labels": ["Typed"]}}`)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	req := srv.firstRequest(t)
+	if p := req.GetPatterns(); len(p) != 2 || p[0] != "(:Person{name,-age})" || p[1] != "(:Person)-[:KNOWS]->(:Person),(:Company)" {
+		t.Fatalf("patterns %q", p)
+	}
+	if len(req.GetSelectors()) != 1 {
+		t.Fatalf("selectors %v", req.GetSelectors())
+	}
+}
+
+func TestRunBadPatternNamesThePosition(t *testing.T) {
+	code, _, errOut := runTail(t, "--pattern", "(:Person{name age})")
+	if code != exitUsage || !strings.Contains(errOut, "at character 15") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
 

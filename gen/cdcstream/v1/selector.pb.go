@@ -138,7 +138,10 @@ type EntitySelector struct {
 	// Only transactions authenticated as this user.
 	AuthenticatedUser string `protobuf:"bytes,4,opt,name=authenticated_user,json=authenticatedUser,proto3" json:"authenticated_user,omitempty"`
 	// Only transactions whose tx metadata contains all of these entries with equal values.
-	TxMetadata    map[string]*Value `protobuf:"bytes,5,rep,name=tx_metadata,json=txMetadata,proto3" json:"tx_metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	TxMetadata map[string]*Value `protobuf:"bytes,5,rep,name=tx_metadata,json=txMetadata,proto3" json:"tx_metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Which properties of the node or relationship states (before and after) to send when this selector is the
+	// first one that matches a change (see Projection). Unset sends every property.
+	Projection    *Projection `protobuf:"bytes,30,opt,name=projection,proto3" json:"projection,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -208,6 +211,13 @@ func (x *EntitySelector) GetTxMetadata() map[string]*Value {
 	return nil
 }
 
+func (x *EntitySelector) GetProjection() *Projection {
+	if x != nil {
+		return x.Projection
+	}
+	return nil
+}
+
 // NodeSelector matches node changes.
 type NodeSelector struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -226,7 +236,10 @@ type NodeSelector struct {
 	// Only nodes that have all of these labels before or after the change.
 	Labels []string `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty"`
 	// Only nodes one of whose keys equals exactly these key properties (needs key constraints).
-	Key           map[string]*Value `protobuf:"bytes,8,rep,name=key,proto3" json:"key,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Key map[string]*Value `protobuf:"bytes,8,rep,name=key,proto3" json:"key,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Which properties of the node states (before and after) to send when this selector is the
+	// first one that matches a change (see Projection). Unset sends every property.
+	Projection    *Projection `protobuf:"bytes,30,opt,name=projection,proto3" json:"projection,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,6 +330,13 @@ func (x *NodeSelector) GetKey() map[string]*Value {
 	return nil
 }
 
+func (x *NodeSelector) GetProjection() *Projection {
+	if x != nil {
+		return x.Projection
+	}
+	return nil
+}
+
 // RelationshipSelector matches relationship changes.
 type RelationshipSelector struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -339,7 +359,10 @@ type RelationshipSelector struct {
 	// Only relationships whose end node matches.
 	End *NodeMatcher `protobuf:"bytes,9,opt,name=end,proto3" json:"end,omitempty"`
 	// Only relationships one of whose keys equals exactly these key properties.
-	Key           map[string]*Value `protobuf:"bytes,10,rep,name=key,proto3" json:"key,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Key map[string]*Value `protobuf:"bytes,10,rep,name=key,proto3" json:"key,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Which properties of the relationship states (before and after) to send when this selector is the
+	// first one that matches a change (see Projection). Unset sends every property.
+	Projection    *Projection `protobuf:"bytes,30,opt,name=projection,proto3" json:"projection,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -444,6 +467,13 @@ func (x *RelationshipSelector) GetKey() map[string]*Value {
 	return nil
 }
 
+func (x *RelationshipSelector) GetProjection() *Projection {
+	if x != nil {
+		return x.Projection
+	}
+	return nil
+}
+
 // NodeMatcher matches the start or end node of a relationship.
 type NodeMatcher struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -508,6 +538,67 @@ func (x *NodeMatcher) GetKey() map[string]*Value {
 	return nil
 }
 
+// Projection chooses the properties a change carries in its before and after states, applied by
+// the server before the change is sent (the Kafka connector's {prop, +prop, -prop, *}). A
+// property named in exclude is always left out; otherwise, when include is empty every property
+// is kept, else only the included ones. Element ids, labels, relationship types, start and end
+// nodes and keys (NodeEvent.keys, RelationshipEvent.keys) are never projected away, so a change
+// stays identifiable. When several selectors match a change, the projection of the first
+// matching one applies (docs/semantics.md, "Projection").
+type Projection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only these properties; empty means every property (the pattern's "*").
+	Include []string `protobuf:"bytes,1,rep,name=include,proto3" json:"include,omitempty"`
+	// Never these properties, even when included.
+	Exclude       []string `protobuf:"bytes,2,rep,name=exclude,proto3" json:"exclude,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Projection) Reset() {
+	*x = Projection{}
+	mi := &file_cdcstream_v1_selector_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Projection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Projection) ProtoMessage() {}
+
+func (x *Projection) ProtoReflect() protoreflect.Message {
+	mi := &file_cdcstream_v1_selector_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Projection.ProtoReflect.Descriptor instead.
+func (*Projection) Descriptor() ([]byte, []int) {
+	return file_cdcstream_v1_selector_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Projection) GetInclude() []string {
+	if x != nil {
+		return x.Include
+	}
+	return nil
+}
+
+func (x *Projection) GetExclude() []string {
+	if x != nil {
+		return x.Exclude
+	}
+	return nil
+}
+
 var File_cdcstream_v1_selector_proto protoreflect.FileDescriptor
 
 const file_cdcstream_v1_selector_proto_rawDesc = "" +
@@ -517,7 +608,7 @@ const file_cdcstream_v1_selector_proto_rawDesc = "" +
 	"\x06entity\x18\x01 \x01(\v2\x1c.cdcstream.v1.EntitySelectorH\x00R\x06entity\x120\n" +
 	"\x04node\x18\x02 \x01(\v2\x1a.cdcstream.v1.NodeSelectorH\x00R\x04node\x12H\n" +
 	"\frelationship\x18\x03 \x01(\v2\".cdcstream.v1.RelationshipSelectorH\x00R\frelationshipB\x06\n" +
-	"\x04kind\"\xdf\x02\n" +
+	"\x04kind\"\x99\x03\n" +
 	"\x0eEntitySelector\x125\n" +
 	"\toperation\x18\x01 \x01(\x0e2\x17.cdcstream.v1.OperationR\toperation\x12\x1d\n" +
 	"\n" +
@@ -525,10 +616,13 @@ const file_cdcstream_v1_selector_proto_rawDesc = "" +
 	"\x0eexecuting_user\x18\x03 \x01(\tR\rexecutingUser\x12-\n" +
 	"\x12authenticated_user\x18\x04 \x01(\tR\x11authenticatedUser\x12M\n" +
 	"\vtx_metadata\x18\x05 \x03(\v2,.cdcstream.v1.EntitySelector.TxMetadataEntryR\n" +
-	"txMetadata\x1aR\n" +
+	"txMetadata\x128\n" +
+	"\n" +
+	"projection\x18\x1e \x01(\v2\x18.cdcstream.v1.ProjectionR\n" +
+	"projection\x1aR\n" +
 	"\x0fTxMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
-	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01\"\x96\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01\"\xd0\x04\n" +
 	"\fNodeSelector\x125\n" +
 	"\toperation\x18\x01 \x01(\x0e2\x17.cdcstream.v1.OperationR\toperation\x12\x1d\n" +
 	"\n" +
@@ -540,13 +634,16 @@ const file_cdcstream_v1_selector_proto_rawDesc = "" +
 	"\n" +
 	"element_id\x18\x06 \x01(\tR\telementId\x12\x16\n" +
 	"\x06labels\x18\a \x03(\tR\x06labels\x125\n" +
-	"\x03key\x18\b \x03(\v2#.cdcstream.v1.NodeSelector.KeyEntryR\x03key\x1aR\n" +
+	"\x03key\x18\b \x03(\v2#.cdcstream.v1.NodeSelector.KeyEntryR\x03key\x128\n" +
+	"\n" +
+	"projection\x18\x1e \x01(\v2\x18.cdcstream.v1.ProjectionR\n" +
+	"projection\x1aR\n" +
 	"\x0fTxMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
 	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01\x1aK\n" +
 	"\bKeyEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
-	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01\"\x88\x05\n" +
+	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01\"\xc2\x05\n" +
 	"\x14RelationshipSelector\x125\n" +
 	"\toperation\x18\x01 \x01(\x0e2\x17.cdcstream.v1.OperationR\toperation\x12\x1d\n" +
 	"\n" +
@@ -561,7 +658,10 @@ const file_cdcstream_v1_selector_proto_rawDesc = "" +
 	"\x05start\x18\b \x01(\v2\x19.cdcstream.v1.NodeMatcherR\x05start\x12+\n" +
 	"\x03end\x18\t \x01(\v2\x19.cdcstream.v1.NodeMatcherR\x03end\x12=\n" +
 	"\x03key\x18\n" +
-	" \x03(\v2+.cdcstream.v1.RelationshipSelector.KeyEntryR\x03key\x1aR\n" +
+	" \x03(\v2+.cdcstream.v1.RelationshipSelector.KeyEntryR\x03key\x128\n" +
+	"\n" +
+	"projection\x18\x1e \x01(\v2\x18.cdcstream.v1.ProjectionR\n" +
+	"projection\x1aR\n" +
 	"\x0fTxMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
 	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01\x1aK\n" +
@@ -575,7 +675,11 @@ const file_cdcstream_v1_selector_proto_rawDesc = "" +
 	"\x03key\x18\x03 \x03(\v2\".cdcstream.v1.NodeMatcher.KeyEntryR\x03key\x1aK\n" +
 	"\bKeyEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
-	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01B=Z;github.com/cdcstream/cdcstream/gen/cdcstream/v1;cdcstreamv1b\x06proto3"
+	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01\"@\n" +
+	"\n" +
+	"Projection\x12\x18\n" +
+	"\ainclude\x18\x01 \x03(\tR\ainclude\x12\x18\n" +
+	"\aexclude\x18\x02 \x03(\tR\aexcludeB=Z;github.com/cdcstream/cdcstream/gen/cdcstream/v1;cdcstreamv1b\x06proto3"
 
 var (
 	file_cdcstream_v1_selector_proto_rawDescOnce sync.Once
@@ -589,48 +693,52 @@ func file_cdcstream_v1_selector_proto_rawDescGZIP() []byte {
 	return file_cdcstream_v1_selector_proto_rawDescData
 }
 
-var file_cdcstream_v1_selector_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_cdcstream_v1_selector_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_cdcstream_v1_selector_proto_goTypes = []any{
 	(*Selector)(nil),             // 0: cdcstream.v1.Selector
 	(*EntitySelector)(nil),       // 1: cdcstream.v1.EntitySelector
 	(*NodeSelector)(nil),         // 2: cdcstream.v1.NodeSelector
 	(*RelationshipSelector)(nil), // 3: cdcstream.v1.RelationshipSelector
 	(*NodeMatcher)(nil),          // 4: cdcstream.v1.NodeMatcher
-	nil,                          // 5: cdcstream.v1.EntitySelector.TxMetadataEntry
-	nil,                          // 6: cdcstream.v1.NodeSelector.TxMetadataEntry
-	nil,                          // 7: cdcstream.v1.NodeSelector.KeyEntry
-	nil,                          // 8: cdcstream.v1.RelationshipSelector.TxMetadataEntry
-	nil,                          // 9: cdcstream.v1.RelationshipSelector.KeyEntry
-	nil,                          // 10: cdcstream.v1.NodeMatcher.KeyEntry
-	(Operation)(0),               // 11: cdcstream.v1.Operation
-	(*Value)(nil),                // 12: cdcstream.v1.Value
+	(*Projection)(nil),           // 5: cdcstream.v1.Projection
+	nil,                          // 6: cdcstream.v1.EntitySelector.TxMetadataEntry
+	nil,                          // 7: cdcstream.v1.NodeSelector.TxMetadataEntry
+	nil,                          // 8: cdcstream.v1.NodeSelector.KeyEntry
+	nil,                          // 9: cdcstream.v1.RelationshipSelector.TxMetadataEntry
+	nil,                          // 10: cdcstream.v1.RelationshipSelector.KeyEntry
+	nil,                          // 11: cdcstream.v1.NodeMatcher.KeyEntry
+	(Operation)(0),               // 12: cdcstream.v1.Operation
+	(*Value)(nil),                // 13: cdcstream.v1.Value
 }
 var file_cdcstream_v1_selector_proto_depIdxs = []int32{
 	1,  // 0: cdcstream.v1.Selector.entity:type_name -> cdcstream.v1.EntitySelector
 	2,  // 1: cdcstream.v1.Selector.node:type_name -> cdcstream.v1.NodeSelector
 	3,  // 2: cdcstream.v1.Selector.relationship:type_name -> cdcstream.v1.RelationshipSelector
-	11, // 3: cdcstream.v1.EntitySelector.operation:type_name -> cdcstream.v1.Operation
-	5,  // 4: cdcstream.v1.EntitySelector.tx_metadata:type_name -> cdcstream.v1.EntitySelector.TxMetadataEntry
-	11, // 5: cdcstream.v1.NodeSelector.operation:type_name -> cdcstream.v1.Operation
-	6,  // 6: cdcstream.v1.NodeSelector.tx_metadata:type_name -> cdcstream.v1.NodeSelector.TxMetadataEntry
-	7,  // 7: cdcstream.v1.NodeSelector.key:type_name -> cdcstream.v1.NodeSelector.KeyEntry
-	11, // 8: cdcstream.v1.RelationshipSelector.operation:type_name -> cdcstream.v1.Operation
-	8,  // 9: cdcstream.v1.RelationshipSelector.tx_metadata:type_name -> cdcstream.v1.RelationshipSelector.TxMetadataEntry
-	4,  // 10: cdcstream.v1.RelationshipSelector.start:type_name -> cdcstream.v1.NodeMatcher
-	4,  // 11: cdcstream.v1.RelationshipSelector.end:type_name -> cdcstream.v1.NodeMatcher
-	9,  // 12: cdcstream.v1.RelationshipSelector.key:type_name -> cdcstream.v1.RelationshipSelector.KeyEntry
-	10, // 13: cdcstream.v1.NodeMatcher.key:type_name -> cdcstream.v1.NodeMatcher.KeyEntry
-	12, // 14: cdcstream.v1.EntitySelector.TxMetadataEntry.value:type_name -> cdcstream.v1.Value
-	12, // 15: cdcstream.v1.NodeSelector.TxMetadataEntry.value:type_name -> cdcstream.v1.Value
-	12, // 16: cdcstream.v1.NodeSelector.KeyEntry.value:type_name -> cdcstream.v1.Value
-	12, // 17: cdcstream.v1.RelationshipSelector.TxMetadataEntry.value:type_name -> cdcstream.v1.Value
-	12, // 18: cdcstream.v1.RelationshipSelector.KeyEntry.value:type_name -> cdcstream.v1.Value
-	12, // 19: cdcstream.v1.NodeMatcher.KeyEntry.value:type_name -> cdcstream.v1.Value
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	12, // 3: cdcstream.v1.EntitySelector.operation:type_name -> cdcstream.v1.Operation
+	6,  // 4: cdcstream.v1.EntitySelector.tx_metadata:type_name -> cdcstream.v1.EntitySelector.TxMetadataEntry
+	5,  // 5: cdcstream.v1.EntitySelector.projection:type_name -> cdcstream.v1.Projection
+	12, // 6: cdcstream.v1.NodeSelector.operation:type_name -> cdcstream.v1.Operation
+	7,  // 7: cdcstream.v1.NodeSelector.tx_metadata:type_name -> cdcstream.v1.NodeSelector.TxMetadataEntry
+	8,  // 8: cdcstream.v1.NodeSelector.key:type_name -> cdcstream.v1.NodeSelector.KeyEntry
+	5,  // 9: cdcstream.v1.NodeSelector.projection:type_name -> cdcstream.v1.Projection
+	12, // 10: cdcstream.v1.RelationshipSelector.operation:type_name -> cdcstream.v1.Operation
+	9,  // 11: cdcstream.v1.RelationshipSelector.tx_metadata:type_name -> cdcstream.v1.RelationshipSelector.TxMetadataEntry
+	4,  // 12: cdcstream.v1.RelationshipSelector.start:type_name -> cdcstream.v1.NodeMatcher
+	4,  // 13: cdcstream.v1.RelationshipSelector.end:type_name -> cdcstream.v1.NodeMatcher
+	10, // 14: cdcstream.v1.RelationshipSelector.key:type_name -> cdcstream.v1.RelationshipSelector.KeyEntry
+	5,  // 15: cdcstream.v1.RelationshipSelector.projection:type_name -> cdcstream.v1.Projection
+	11, // 16: cdcstream.v1.NodeMatcher.key:type_name -> cdcstream.v1.NodeMatcher.KeyEntry
+	13, // 17: cdcstream.v1.EntitySelector.TxMetadataEntry.value:type_name -> cdcstream.v1.Value
+	13, // 18: cdcstream.v1.NodeSelector.TxMetadataEntry.value:type_name -> cdcstream.v1.Value
+	13, // 19: cdcstream.v1.NodeSelector.KeyEntry.value:type_name -> cdcstream.v1.Value
+	13, // 20: cdcstream.v1.RelationshipSelector.TxMetadataEntry.value:type_name -> cdcstream.v1.Value
+	13, // 21: cdcstream.v1.RelationshipSelector.KeyEntry.value:type_name -> cdcstream.v1.Value
+	13, // 22: cdcstream.v1.NodeMatcher.KeyEntry.value:type_name -> cdcstream.v1.Value
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_cdcstream_v1_selector_proto_init() }
@@ -651,7 +759,7 @@ func file_cdcstream_v1_selector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cdcstream_v1_selector_proto_rawDesc), len(file_cdcstream_v1_selector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

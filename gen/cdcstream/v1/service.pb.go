@@ -96,8 +96,16 @@ type SubscribeRequest struct {
 	// default (10s unless its operator set --checkpoint-interval); allowed range 1s..5m,
 	// otherwise INVALID_ARGUMENT. Clients with a silence watchdog should set it explicitly.
 	CheckpointInterval *durationpb.Duration `protobuf:"bytes,5,opt,name=checkpoint_interval,json=checkpointInterval,proto3" json:"checkpoint_interval,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Selectors written in the Kafka connector's pattern grammar, for example
+	// "(:Person{name,-age})" or "(:Person)-[:KNOWS]->(:Person)" (docs/patterns.md). Each string
+	// holds one pattern or several separated by commas; each pattern becomes one selector (two for
+	// an undirected relationship pattern, one per direction) with its projection, appended after
+	// the selectors above in order, so selectors and patterns are OR-ed together and count against
+	// the same limits. A syntax error is INVALID_ARGUMENT with reason INVALID_SELECTOR and a
+	// BadRequest violation naming patterns[i] and the character position of the error.
+	Patterns      []string `protobuf:"bytes,30,rep,name=patterns,proto3" json:"patterns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -172,6 +180,13 @@ func (x *SubscribeRequest) GetSelectors() []*Selector {
 func (x *SubscribeRequest) GetCheckpointInterval() *durationpb.Duration {
 	if x != nil {
 		return x.CheckpointInterval
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetPatterns() []string {
+	if x != nil {
+		return x.Patterns
 	}
 	return nil
 }
@@ -579,14 +594,15 @@ var File_cdcstream_v1_service_proto protoreflect.FileDescriptor
 
 const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1acdcstream/v1/service.proto\x12\fcdcstream.v1\x1a\x19cdcstream/v1/change.proto\x1a\x19cdcstream/v1/cursor.proto\x1a\x1bcdcstream/v1/selector.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x02\n" +
+	"\x1acdcstream/v1/service.proto\x12\fcdcstream.v1\x1a\x19cdcstream/v1/change.proto\x1a\x19cdcstream/v1/cursor.proto\x1a\x1bcdcstream/v1/selector.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x02\n" +
 	"\x10SubscribeRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x127\n" +
 	"\vfrom_cursor\x18\x02 \x01(\v2\x14.cdcstream.v1.CursorH\x00R\n" +
 	"fromCursor\x129\n" +
 	"\bposition\x18\x03 \x01(\x0e2\x1b.cdcstream.v1.StartPositionH\x00R\bposition\x124\n" +
 	"\tselectors\x18\x04 \x03(\v2\x16.cdcstream.v1.SelectorR\tselectors\x12J\n" +
-	"\x13checkpoint_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x12checkpointIntervalB\a\n" +
+	"\x13checkpoint_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x12checkpointInterval\x12\x1a\n" +
+	"\bpatterns\x18\x1e \x03(\tR\bpatternsB\a\n" +
 	"\x05start\"\xd8\x01\n" +
 	"\x11SubscribeResponse\x123\n" +
 	"\x06change\x18\x01 \x01(\v2\x19.cdcstream.v1.ChangeEventH\x00R\x06change\x12:\n" +
