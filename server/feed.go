@@ -99,9 +99,20 @@ func (p *poller) readWindow(ctx context.Context, pos uint64, cursor string, buf 
 		}
 		var out []change
 		for _, e := range r.entries {
-			if _, ok := p.match.Match(e.ev); ok {
-				out = append(out, change{ev: e.ev, enc: e.msgs})
+			idx, ok := p.match.Match(e.ev)
+			if !ok {
+				continue
 			}
+			c := change{ev: e.ev, enc: e.msgs}
+			if pe := p.proj.projectFor(e.ev, idx); pe != e.ev {
+				// A projected change is this subscription's own: encoded for it alone.
+				pc, err := encodeChange(pe, p.maxMessage)
+				if err != nil {
+					return "", err
+				}
+				c = change{ev: pe, enc: pc.msgs}
+			}
+			out = append(out, c)
 		}
 		pos, cursor = r.pos, r.id
 		if err := p.handoff(ctx, pollResult{changes: out, position: cursor}); err != nil {

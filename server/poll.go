@@ -63,6 +63,9 @@ type poller struct {
 	startSynced bool
 	// budget bounds the bytes of batches read by per-subscription polls and not yet sent.
 	budget *budget
+	// proj holds the projections of the subscription's selectors (nil: none projects); the
+	// first selector match reports decides (projection.go).
+	proj projections
 	// maxMessage is the largest message sent whole (WithMaxMessageBytes; fragment.go).
 	maxMessage int
 	// futureTimeout bounds a run of ErrFutureCursor answers (WithFutureCursorTimeout).
@@ -137,6 +140,11 @@ func (p *poller) own(changes []*cdcstreamv1.ChangeEvent, position string) (pollR
 	r := pollResult{changes: make([]change, len(changes)), position: position}
 	var bytes int64
 	for i, ev := range changes {
+		if p.proj != nil {
+			if idx, ok := p.match.Match(ev); ok {
+				ev = p.proj.projectFor(ev, idx)
+			}
+		}
 		e, err := encodeChange(ev, p.maxMessage)
 		if err != nil {
 			return pollResult{}, err

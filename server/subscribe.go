@@ -75,16 +75,22 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) erro
 	if atHead {
 		seed = cursor
 	}
+	pl.proj = newProjections(p.selectors)
+	if s.tails != nil || pl.proj != nil {
+		m, err := NewMatcher(p.selectors)
+		if err != nil {
+			if pl.tail != nil {
+				s.tails.release(pl.tail)
+			}
+			return err
+		}
+		pl.match = m
+	}
 	if s.tails != nil {
 		if pl.tail == nil {
 			pl.tail = s.tails.acquire(p.database, seed)
 		}
 		defer s.tails.release(pl.tail)
-		m, err := NewMatcher(p.selectors)
-		if err != nil {
-			return err
-		}
-		pl.match = m
 	} else {
 		pl.head = s.heads.acquire(p.database, seed)
 		defer s.heads.release(pl.head)

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/testkit"
+	"github.com/cdcstream/cdcstream/server"
 )
 
 // TestPatternsEqualTypedSelectors is the differential test of SubscribeRequest.patterns: a
@@ -98,4 +101,47 @@ func TestPatternsEqualTypedSelectors(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestProjectionApplied: a pattern's projection reaches the client, from the shared tail and
+// from the subscription's own polls (tail off), while a subscription without projection, served
+// from the same shared events, still gets every property; the first matching pattern decides.
+func TestProjectionApplied(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shared-tail=%v", shared), func(t *testing.T) {
+			tg := newSimTarget(t)
+			tg.nodeKey(t, "Person", "id") // a pattern's {id: 1} is a key: it needs the constraint
+			s := newStack(t, tg, server.WithSharedTail(shared))
+			head := s.cursorNow(t)
+			sub := func(patterns ...string) *subscription {
+				return s.subscribe(t, &cdcstreamv1.SubscribeRequest{Patterns: patterns,
+					Start: &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: head}})
+			}
+			projected := sub("(:Person{id: 1, *})", "(:Person{name})")
+			full := sub()
+			tg.write(t, nil, func(w writer) {
+				for _, id := range []int64{1, 2} {
+					w.createNode([]string{"Person"}, map[string]*cdcstreamv1.Value{
+						"id": testkit.Int(id), "name": testkit.String("n"), "age": testkit.Int(40)})
+				}
+			})
+			props := func(ev *cdcstreamv1.ChangeEvent) string {
+				var names []string
+				for k := range ev.GetNode().GetAfter().GetProperties() {
+					names = append(names, k)
+				}
+				sort.Strings(names)
+				return strings.Join(names, ",")
+			}
+			got := projected.changes(2)
+			if p0, p1 := props(got[0]), props(got[1]); p0 != "age,id,name" || p1 != "name" {
+				t.Fatalf("projected properties %q and %q, want every property for Person 1 and only name for Person 2", p0, p1)
+			}
+			for _, ev := range full.changes(2) {
+				if p := props(ev); p != "age,id,name" {
+					t.Fatalf("the unprojected subscription got %q: a projection leaked into shared events", p)
+				}
+			}
+		})
+	}
 }
