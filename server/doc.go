@@ -46,6 +46,21 @@
 // flat. A full batch (WithBatchLimit) is followed at once by the next poll; otherwise the
 // poller waits. The sender is the only caller of Send.
 //
+// # The shared tail
+//
+// With WithSharedTail (the default), each database with subscriptions has one tail reader:
+// when the head moves it polls Neo4j once without selectors and appends the changes, encoded
+// once, to a window bounded in bytes (WithTailWindowBytes). A subscription whose cursor is in
+// the window (synced) is served from it: its poller matches each change in process (Matcher,
+// Neo4j's selector semantics, proven against db.cdc.query by a parity test) and its sender
+// writes the shared bytes through a pass-through codec (encode.go). A subscription behind the
+// window (unsynced) polls with its selectors until it is near the head, then joins: it polls
+// without selectors until it meets a change the window holds, and continues in the window
+// right after it, without gap or repeat. A synced subscription whose position the window
+// evicts becomes unsynced. Batches read by per-subscription polls count against one in-flight
+// budget (WithMaxInFlightBytes). Projected changes are encoded per subscription. See
+// docs/architecture.md section 9.
+//
 // Idle streams cost O(1) Neo4j queries per database: one head prober per database calls
 // Source.Current once per poll interval for all its streams, and a stream whose last poll saw
 // the current head polls again only when the prober sees the head move. A poll answered with
