@@ -68,7 +68,7 @@ bin/promtool: deploy/go.mod deploy/go.sum
 ## user): NEO4J_TEST_URI=neo4j://host:7687 NEO4J_TEST_USER=neo4j NEO4J_TEST_PASSWORD=... make test-neo4j
 test-neo4j:
 	@test -n "$$NEO4J_TEST_URI" || { echo "set NEO4J_TEST_URI, NEO4J_TEST_USER, NEO4J_TEST_PASSWORD (and NEO4J_TEST_DATABASE)"; exit 2; }
-	$(GO) test -count=1 -v -run '/neo4j$$' ./internal/e2e/
+	$(GO) test -count=1 -v -run '/neo4j$$' ./internal/e2e/ ./internal/neo4jcdc/
 
 ## ci-checks: generated code up to date, buf lint/format/breaking, gofmt, go vet.
 ci-checks: generate
