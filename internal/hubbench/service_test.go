@@ -164,7 +164,7 @@ func (d *daemon) rssBytes(tb testing.TB) int64 {
 // metric (over all label sets).
 func (d *daemon) metrics(tb testing.TB, names ...string) map[string]float64 {
 	tb.Helper()
-	resp, err := http.Get(d.d.MetricsURL + "/metrics")
+	resp, err := http.Get(d.d.MetricsURL)
 	if err != nil {
 		tb.Fatal(err)
 	}

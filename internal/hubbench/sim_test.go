@@ -30,6 +30,9 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 type sim struct {
 	srv *neo4jsim.Server
 	db  *neo4jsim.Database
+	// w is the one demo workload writing to db (two would collide on its keys), used by
+	// preload and then by runWorkload.
+	w *neo4jsim.Workload
 }
 
 func startSim(tb testing.TB) *sim {
@@ -44,10 +47,12 @@ func startSim(tb testing.TB) *sim {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = srv.Close() })
-	return &sim{srv: srv, db: dbms.Database(simDatabase)}
+	s := &sim{srv: srv, db: dbms.Database(simDatabase)}
+	s.w = s.workload(1)
+	return s
 }
 
-// workload is the demo workload (what cmd/neo4jsim and cdcstreamd --demo run): the same
+// workload returns the demo workload (what cmd/neo4jsim and cdcstreamd --demo run): the same
 // session and transaction metadata, so the changes are those of the measurements.
 func (s *sim) workload(seed int64) *neo4jsim.Workload {
 	return neo4jsim.NewWorkload(s.db, seed, neo4jsim.WithSession(neo4jsim.Session{
@@ -73,7 +78,6 @@ func (s *sim) changes(tb testing.TB) int {
 // returns the number it holds.
 func (s *sim) preload(tb testing.TB, n int) int {
 	tb.Helper()
-	w := s.workload(1)
 	for {
 		have := s.changes(tb)
 		if have >= n {
@@ -82,19 +86,19 @@ func (s *sim) preload(tb testing.TB, n int) int {
 		// A transaction makes 1.5 changes on average: stepping (n-have)/2 at a time overshoots
 		// by at most a few changes.
 		for range max(1, (n-have)/2) {
-			if _, err := w.Step(); err != nil {
+			if _, err := s.w.Step(); err != nil {
 				tb.Fatal(err)
 			}
 		}
 	}
 }
 
-// runWorkload runs the demo workload at rate until the benchmark ends.
-func (s *sim) runWorkload(tb testing.TB, seed int64, rate float64) {
+// runWorkload runs the demo workload at rate until the benchmark ends; preload must not be
+// called after it.
+func (s *sim) runWorkload(tb testing.TB, rate float64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1) // the workload's result; buffered so Run never blocks on it
-	w := s.workload(seed)
-	go func() { done <- w.Run(ctx, rate) }()
+	go func() { done <- s.w.Run(ctx, rate) }()
 	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

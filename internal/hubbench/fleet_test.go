@@ -1,0 +1,161 @@
+package hubbench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
+)
+
+// fleet is n subscriptions to a daemon, each drained by its own goroutine that counts the
+// changes it receives (and, with a latency recorder, how long after its commit each arrived).
+type fleet struct {
+	// total counts changes received by all subscriptions; perSub by each.
+	total  atomic.Int64
+	perSub []atomic.Int64
+	// want, when positive, is how many changes each subscription reads before it ends; done
+	// counts the subscriptions that did.
+	want int64
+	done atomic.Int64
+	lat  *latencies
+	// failed holds the first stream error that was not the fleet's own cancellation.
+	failed atomic.Pointer[error]
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// openFleet opens n subscriptions, req(i) being the i-th request, opening them from 32
+// goroutines at a time. When waitFirst is set it returns only once every subscription
+// received its first message (the opening checkpoint for a stream from NOW): all are live.
+// Subscriptions end when the benchmark ends.
+func openFleet(tb testing.TB, d *daemon, n int, req func(i int) *cdcstreamv1.SubscribeRequest, waitFirst bool, want int64, lat *latencies) *fleet {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fleet{perSub: make([]atomic.Int64, n), want: want, lat: lat, cancel: cancel}
+	tb.Cleanup(f.stop)
+	opened := make(chan error, n)  // one result per subscription: nil once it is live
+	sem := make(chan struct{}, 32) // bounds the subscriptions being opened at once
+	for i := range n {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			sem <- struct{}{}
+			stream, err := d.client(i).Subscribe(ctx, req(i))
+			if err == nil && waitFirst {
+				var msg *cdcstreamv1.SubscribeResponse
+				if msg, err = stream.Recv(); err == nil {
+					f.count(i, msg)
+				}
+			}
+			<-sem
+			opened <- err
+			if err != nil {
+				return
+			}
+			for f.want <= 0 || f.perSub[i].Load() < f.want {
+				msg, err := stream.Recv()
+				if err != nil {
+					f.fail(ctx, fmt.Errorf("subscription %d: %w", i, err))
+					return
+				}
+				f.count(i, msg)
+			}
+			f.done.Add(1)
+		}()
+	}
+	for range n {
+		if err := <-opened; err != nil {
+			tb.Fatalf("opening %d subscriptions: %v", n, err)
+		}
+	}
+	return f
+}
+
+// count records one message of subscription i.
+func (f *fleet) count(i int, msg *cdcstreamv1.SubscribeResponse) {
+	ch := msg.GetChange()
+	if ch == nil {
+		return
+	}
+	if f.lat != nil {
+		f.lat.add(ch)
+	}
+	f.perSub[i].Add(1)
+	f.total.Add(1)
+}
+
+// fail keeps the first error of a stream that ended while the fleet still ran.
+func (f *fleet) fail(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	f.failed.CompareAndSwap(nil, &err)
+}
+
+// check fails the benchmark if a stream failed.
+func (f *fleet) check(tb testing.TB) {
+	tb.Helper()
+	if err := f.failed.Load(); err != nil {
+		tb.Fatalf("a stream failed: %v", *err)
+	}
+}
+
+// active is the number of subscriptions that received at least one change.
+func (f *fleet) active() int {
+	n := 0
+	for i := range f.perSub {
+		if f.perSub[i].Load() > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// stop ends every subscription and waits for their goroutines.
+func (f *fleet) stop() {
+	f.cancel()
+	f.wg.Wait()
+}
+
+// latencies records commit -> client latencies of changes committed after a start time.
+type latencies struct {
+	// since is the earliest commit time recorded: changes of earlier transactions (read
+	// while a stream caught up) are not counted.
+	since time.Time
+	mu    sync.Mutex // guards d
+	d     []time.Duration
+}
+
+// add records the latency of ch, received now. Neo4j's txCommitTime has millisecond
+// precision (truncated), so a latency is overstated by less than a millisecond.
+func (l *latencies) add(ch *cdcstreamv1.ChangeEvent) {
+	now := time.Now()
+	commit := ch.GetMetadata().GetTxCommitTime().AsTime()
+	if commit.Before(l.since) {
+		return
+	}
+	l.mu.Lock()
+	l.d = append(l.d, now.Sub(commit))
+	l.mu.Unlock()
+}
+
+// quantiles returns the p-quantiles of the recorded latencies and their number.
+func (l *latencies) quantiles(ps ...float64) ([]time.Duration, int) {
+	l.mu.Lock()
+	d := slices.Clone(l.d)
+	l.mu.Unlock()
+	slices.Sort(d)
+	out := make([]time.Duration, len(ps))
+	if len(d) == 0 {
+		return out, 0
+	}
+	for i, p := range ps {
+		out[i] = d[min(len(d)-1, int(p*float64(len(d))))]
+	}
+	return out, len(d)
+}
