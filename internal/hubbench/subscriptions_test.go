@@ -3,6 +3,7 @@ package hubbench
 import (
 	"flag"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,7 +87,7 @@ var baseline struct {
 // cdcstreamd's /metrics), cdcstreamd's RSS (VmRSS) and heap in use (go_memstats_heap_inuse_bytes)
 // at the end of the window (and RSS's peak during it), and changes delivered/s. After subs=1 has run in the same
 // invocation, the larger runs also report statements ÷ subs=1 and MiB per subscription
-// beyond subs=1. cdcstreamd runs with its default flags (poll interval 500ms).
+// beyond subs=1 (per subscription opened). cdcstreamd runs with its default flags (poll interval 500ms).
 func BenchmarkActiveSubscriptions(b *testing.B) {
 	for _, subs := range []int{1, 200, 2000} {
 		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
@@ -94,9 +95,9 @@ func BenchmarkActiveSubscriptions(b *testing.B) {
 			s.preload(b, 100) // a history, as --demo-preload gives
 			s.runWorkload(b, demoRate)
 			d := startDaemon(b, s.srv.BoltURI(), subs)
-			f := openFleet(b, d, subs, fromNow, true, 0, nil)
+			f := openFleet(b, d, subs, fromNow, true, true, 0, nil)
 			time.Sleep(subsWarmup)
-			f.check(b)
+			f.check(b, true)
 			metricNames := []string{"cdcstream_neo4j_statements_total"}
 			st0, m0, ch0 := s.statements(), d.metrics(b, metricNames...), f.total.Load()
 			b.ResetTimer()
@@ -108,7 +109,7 @@ func BenchmarkActiveSubscriptions(b *testing.B) {
 			secs := b.Elapsed().Seconds()
 			st1, m1, ch1 := s.statements(), d.metrics(b, append(metricNames, "go_memstats_heap_inuse_bytes")...), f.total.Load()
 			rss := d.rssBytes(b)
-			f.check(b)
+			f.check(b, true)
 			statements := float64(st1-st0) / secs
 			b.ReportMetric(statements, "neo4j-statements/s")
 			b.ReportMetric((m1[metricNames[0]]-m0[metricNames[0]])/secs, "daemon-statements/s")
@@ -117,6 +118,12 @@ func BenchmarkActiveSubscriptions(b *testing.B) {
 			b.ReportMetric(m1["go_memstats_heap_inuse_bytes"]/(1<<20), "heap-inuse-MiB")
 			b.ReportMetric(float64(ch1-ch0)/secs, "changes/s")
 			b.ReportMetric(float64(f.active()), "subs-with-changes")
+			b.ReportMetric(float64(f.live), "subs-opened")
+			b.ReportMetric(float64(f.failures.Load()), "stream-failures")
+			if err := f.failed.Load(); err != nil {
+				b.Logf("%d streams failed or were refused; first: %v", f.failures.Load(), *err)
+				b.Logf("cdcstreamd's first error lines:\n%s", firstErrors(d.d.Log.String(), 5))
+			}
 			baseline.mu.Lock()
 			defer baseline.mu.Unlock()
 			switch {
@@ -124,10 +131,21 @@ func BenchmarkActiveSubscriptions(b *testing.B) {
 				baseline.set, baseline.statements, baseline.rss = true, statements, rss
 			case baseline.set:
 				b.ReportMetric(statements/baseline.statements, "statements-x-subs=1")
-				b.ReportMetric(float64(rss-baseline.rss)/float64(subs-1)/(1<<20), "MiB/sub")
+				b.ReportMetric(float64(rss-baseline.rss)/float64(max(1, f.live-1))/(1<<20), "MiB/sub")
 			default:
 				b.Log("run subs=1 in the same invocation for the ratios to one subscription")
 			}
 		})
 	}
+}
+
+// firstErrors returns the first n lines of a daemon log at level ERROR or WARN.
+func firstErrors(log string, n int) string {
+	var out []string
+	for line := range strings.SplitSeq(log, "\n") {
+		if len(out) < n && (strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN")) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
