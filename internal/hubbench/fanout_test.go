@@ -40,11 +40,20 @@ func BenchmarkFanOut(b *testing.B) {
 			}
 			b.StopTimer()
 			delivered := f.total.Load()
+			m := d.metrics(b, "cdcstream_neo4j_statements_total", "cdcstream_poll_duration_seconds_count", "cdcstream_poll_duration_seconds_sum", "cdcstream_source_errors_total")
+			if errs := firstErrors(d.d.Log.String(), 5); errs != "" {
+				b.Logf("cdcstreamd's first error lines:\n%s", errs)
+			}
 			f.check(b, false)
 			rate := float64(delivered) / b.Elapsed().Seconds()
 			b.ReportMetric(rate, "delivered-changes/s")
 			b.ReportMetric(rate/float64(subs), "changes/s/sub")
 			b.ReportMetric(float64(f.done.Load()), "subs-done")
+			b.ReportMetric(m["cdcstream_neo4j_statements_total"]/b.Elapsed().Seconds(), "daemon-statements/s")
+			b.ReportMetric(m["cdcstream_source_errors_total"], "source-errors")
+			if polls := m["cdcstream_poll_duration_seconds_count"]; polls > 0 {
+				b.ReportMetric(m["cdcstream_poll_duration_seconds_sum"]/polls*1000, "ms/poll")
+			}
 			b.ReportMetric(float64(n), "log-changes")
 			fanOutOne.mu.Lock()
 			defer fanOutOne.mu.Unlock()

@@ -2,12 +2,17 @@ package hubbench
 
 import (
 	"context"
+	"flag"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/cdcstream/cdcstream/server"
 )
+
+// pairs is how many direct-then-service pairs one iteration of BenchmarkOneStream runs, so
+// that a run with -benchtime 1x (as make bench-hub runs every benchmark) still alternates.
+var pairs = flag.Int("hubbench.pairs", 1, "direct-then-service pairs per BenchmarkOneStream iteration")
 
 // oneStreamLog is the size of BenchmarkOneStream's log in changes.
 const oneStreamLog = 10_000
@@ -62,9 +67,9 @@ func TestOneStreamReadersSeeTheSameLog(t *testing.T) {
 
 // BenchmarkOneStream reads one stream from EARLIEST on a 10 000-change log, alternately with
 // the direct loop (Neo4j's documented algorithm in Go, same driver) and through the service
-// (server + neo4jcdc + gRPC + a generated-stub consumer): one iteration is one direct read
-// followed by one service read. It reports the changes/s of each, summed over the run, and
-// service/direct; each pair is logged.
+// (server + neo4jcdc + gRPC + a generated-stub consumer): one iteration is -hubbench.pairs
+// pairs of one direct read followed by one service read. It reports the changes/s of each,
+// summed over the run, and service/direct; each pair is logged.
 func BenchmarkOneStream(b *testing.B) {
 	o := newOneStream(b, oneStreamLog)
 	ctx := context.Background()
@@ -77,7 +82,7 @@ func BenchmarkOneStream(b *testing.B) {
 	}
 	var direct, service time.Duration
 	b.ResetTimer()
-	for i := range b.N {
+	for i := range b.N * *pairs {
 		t0 := time.Now()
 		if _, err := o.direct.readFromEarliest(ctx, o.n, false); err != nil {
 			b.Fatal(err)
@@ -90,10 +95,10 @@ func BenchmarkOneStream(b *testing.B) {
 		direct += d
 		service += s
 		b.Logf("pair %d of %d: direct %.0f changes/s, service %.0f changes/s, service/direct %.2f",
-			i+1, b.N, float64(o.n)/d.Seconds(), float64(o.n)/s.Seconds(), d.Seconds()/s.Seconds())
+			i+1, b.N**pairs, float64(o.n)/d.Seconds(), float64(o.n)/s.Seconds(), d.Seconds()/s.Seconds())
 	}
 	b.StopTimer()
-	total := float64(o.n * b.N)
+	total := float64(o.n * b.N * *pairs)
 	b.ReportMetric(total/direct.Seconds(), "direct-changes/s")
 	b.ReportMetric(total/service.Seconds(), "service-changes/s")
 	b.ReportMetric(direct.Seconds()/service.Seconds(), "service/direct")
