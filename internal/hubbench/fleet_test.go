@@ -30,8 +30,10 @@ type fleet struct {
 	// failed holds the first stream error that was not the fleet's own cancellation;
 	// failures counts them all (refused subscriptions included); live counts the
 	// subscriptions that opened.
-	failed   atomic.Pointer[error]
-	failures atomic.Int64
+	// firstBroken is the first error of a stream that had opened.
+	failed      atomic.Pointer[error]
+	firstBroken atomic.Pointer[error]
+	failures    atomic.Int64
 	live     int
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -79,7 +81,11 @@ func openFleet(tb testing.TB, d *daemon, n int, req func(i int) *cdcstreamv1.Sub
 			for f.want <= 0 || f.perSub[i].Load() < f.want {
 				msg, err := stream.Recv()
 				if err != nil {
-					f.fail(ctx, fmt.Errorf("subscription %d: %w", i, err))
+					err = fmt.Errorf("subscription %d: %w", i, err)
+					if ctx.Err() == nil {
+						f.firstBroken.CompareAndSwap(nil, &err)
+					}
+					f.fail(ctx, err)
 					return
 				}
 				f.count(i, msg)
@@ -151,11 +157,10 @@ func (f *fleet) stop() {
 	f.wg.Wait()
 }
 
-// latencies records commit -> client latencies of changes committed after a start time.
+// latencies records the commit -> client latency of every change received after start.
 type latencies struct {
-	// since is the earliest commit time recorded, in Unix nanoseconds: changes of earlier
-	// transactions (read while streams settled) are not counted. Until start is called it is
-	// the largest int64: nothing is recorded.
+	// since is when recording started, in Unix nanoseconds; until start is called it is the
+	// largest int64: nothing is recorded.
 	since atomic.Int64
 	mu    sync.Mutex // guards d
 	d     []time.Duration
@@ -167,19 +172,20 @@ func newLatencies() *latencies {
 	return l
 }
 
-// start records the latencies of changes committed from now on.
+// start records the latencies of changes received from now on.
 func (l *latencies) start() { l.since.Store(time.Now().UnixNano()) }
 
-// add records the latency of ch, received now. Neo4j's txCommitTime has millisecond
-// precision (truncated), so a latency is overstated by less than a millisecond.
+// add records the latency of ch, received now: now minus Neo4j's txCommitTime, which has
+// millisecond precision (truncated), so a latency is overstated by less than a millisecond.
+// A subscriber that lags shows as the age of what it receives.
 func (l *latencies) add(ch *cdcstreamv1.ChangeEvent) {
 	now := time.Now()
-	commit := ch.GetMetadata().GetTxCommitTime().AsTime()
-	if commit.UnixNano() < l.since.Load() {
+	if now.UnixNano() < l.since.Load() {
 		return
 	}
+	lat := now.Sub(ch.GetMetadata().GetTxCommitTime().AsTime())
 	l.mu.Lock()
-	l.d = append(l.d, now.Sub(commit))
+	l.d = append(l.d, lat)
 	l.mu.Unlock()
 }
 

@@ -109,6 +109,7 @@ func BenchmarkActiveSubscriptions(b *testing.B) {
 			secs := b.Elapsed().Seconds()
 			st1, m1, ch1 := s.statements(), d.metrics(b, append(metricNames, "go_memstats_heap_inuse_bytes")...), f.total.Load()
 			rss := d.rssBytes(b)
+			peak = max(peak, rss)
 			f.check(b, true)
 			statements := float64(st1-st0) / secs
 			b.ReportMetric(statements, "neo4j-statements/s")
@@ -122,6 +123,9 @@ func BenchmarkActiveSubscriptions(b *testing.B) {
 			b.ReportMetric(float64(f.failures.Load()), "stream-failures")
 			if err := f.failed.Load(); err != nil {
 				b.Logf("%d streams failed or were refused; first: %v", f.failures.Load(), *err)
+				if broken := f.firstBroken.Load(); broken != nil {
+					b.Logf("first error of a stream that had opened: %v", *broken)
+				}
 				b.Logf("cdcstreamd's first error lines:\n%s", firstErrors(d.d.Log.String(), 5))
 			}
 			baseline.mu.Lock()
