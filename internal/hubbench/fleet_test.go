@@ -34,9 +34,9 @@ type fleet struct {
 	failed      atomic.Pointer[error]
 	firstBroken atomic.Pointer[error]
 	failures    atomic.Int64
-	live     int
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	live        int
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 // openFleet opens n subscriptions, req(i) being the i-th request, opening them from 32
