@@ -8,10 +8,10 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 
-// The direct loop's statements: those of Neo4j's own CDC client (neo4j-cdc-client's
-// CDCClient.query, as described in docs/architecture.md section 4), without a LIMIT, since
-// Neo4j's documented loop reads everything after the cursor and the driver streams it with
-// its fetch size.
+// The direct loop's statements: those of Neo4j's documented consumer loop (Neo4j's own CDC
+// client runs current then query in one transaction; docs/performance.md, section "The hub:
+// cost per subscriber", describes it), without a LIMIT: the documented loop reads everything
+// after the cursor, and the driver streams it with its fetch size (1000).
 const (
 	directEarliest = "CALL db.cdc.earliest() YIELD id RETURN id"
 	directCurrent  = "CALL db.cdc.current() YIELD id RETURN id"
