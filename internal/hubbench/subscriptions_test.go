@@ -96,7 +96,10 @@ func BenchmarkActiveSubscriptions(b *testing.B) {
 			s.runWorkload(b, demoRate)
 			d := startDaemon(b, s.srv.BoltURI(), subs)
 			f := openFleet(b, d, subs, fromNow, true, true, 0, nil)
-			time.Sleep(subsWarmup)
+			// Settle, watching RSS already: past maxRSS the window below ends at its first sample.
+			if _, cut := watchRSS(b, d, subsWarmup); cut {
+				b.Logf("cdcstreamd's RSS passed %d MiB while the subscriptions settled", *maxRSS)
+			}
 			f.check(b, true)
 			metricNames := []string{"cdcstream_neo4j_statements_total"}
 			st0, m0, ch0 := s.statements(), d.metrics(b, metricNames...), f.total.Load()
