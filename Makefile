@@ -7,7 +7,7 @@ BUF       := bin/buf
 GOTESTSUM := bin/gotestsum
 PKGS  := ./...
 
-.PHONY: all build generate lint breaking ci-checks test test-neo4j test-go test-polyglot test-deploy run ci bench fuzz clean
+.PHONY: all build generate lint breaking ci-checks test test-neo4j test-go test-polyglot test-deploy run ci bench bench-hub fuzz clean
 
 all: build
 
@@ -78,9 +78,17 @@ ci-checks: generate
 ## ci: everything CI checks, then every test.
 ci: ci-checks test
 
-## bench: the benchmarks behind docs/performance.md.
-bench:
+## bench: the benchmarks behind docs/performance.md. `make bench-hub` alone runs the hub's
+## (internal/hubbench); HUBBENCH selects some by name, e.g. make bench-hub HUBBENCH=OneStream.
+bench: bench-hub
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/neo4jsim/ ./internal/neo4jcdc/ ./server/ ./internal/e2e/
+
+HUBBENCH ?= .
+## bench-hub: the hub's cost per subscriber, side by side in one run (docs/performance.md,
+## "The hub: cost per subscriber"): one stream direct vs service (6 alternating pairs), then
+## statements/s and memory for 1/200/2 000 subscriptions, fan-out to 100, commit latency.
+bench-hub:
+	$(GO) test -run '^$$' -bench '$(HUBBENCH)' -benchtime 1x -timeout 30m ./internal/hubbench/ -hubbench.pairs 6
 
 ## fuzz: run each fuzz target briefly (FUZZTIME, default 20s).
 FUZZTIME ?= 20s
