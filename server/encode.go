@@ -61,6 +61,15 @@ func canSendEncoded(stream grpc.ServerStream) bool {
 // encodeChange serializes the messages that carry ev to a client (one, or ChangeFragments
 // when it is larger than maxMessage bytes: fragment.go), once for every stream.
 func encodeChange(ev *cdcstreamv1.ChangeEvent, maxMessage int) (*entry, error) {
+	// Marshal whole first: one sizing pass for the common change; only one over maxMessage
+	// goes through changeMessages (which sizes it again, then splits it).
+	whole, err := proto.Marshal(&cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ev}})
+	if err != nil {
+		return nil, fmt.Errorf("server: encode change %s: %w", ev.GetCursor().GetId(), err)
+	}
+	if len(whole) <= maxMessage {
+		return &entry{ev: ev, msgs: [][]byte{whole}, size: len(whole)}, nil
+	}
 	msgs := changeMessages(ev, maxMessage)
 	e := &entry{ev: ev, msgs: make([][]byte, len(msgs))}
 	for i, msg := range msgs {
