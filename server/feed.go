@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 )
@@ -41,13 +42,28 @@ func (p *poller) loopShared(ctx context.Context, cursor string, atHead bool, pos
 		if synced {
 			p.obs.Synced(p.database, 1)
 			var err error
-			cursor, err = p.readWindow(ctx, pos, cursor, buf)
+			cursor, _, err = p.readWindow(ctx, p.tail.win, pos, cursor, buf)
 			p.obs.Synced(p.database, -1)
 			if err != nil {
 				return err
 			}
 			p.obs.FellOut(p.database)
 			synced, atHead = false, false
+		}
+		if !atHead {
+			// Behind the tail: follow a catch-up trail that serves the cursor (trail.go).
+			if t, tpos, ok := p.tail.tails.trailFor(p.database, cursor, len(p.selectors) == 0); ok {
+				p.obs.Synced(p.database, 1)
+				var ended bool
+				var err error
+				cursor, ended, err = p.readWindow(ctx, t.win, tpos, cursor, buf)
+				p.obs.Synced(p.database, -1)
+				p.tail.tails.leaveTrail(t)
+				if err != nil {
+					return err
+				}
+				atHead = ended // the trail reached the head: join the tail at once
+			}
 		}
 		var err error
 		pos, cursor, err = p.catchUp(ctx, cursor, atHead)
@@ -59,31 +75,35 @@ func (p *poller) loopShared(ctx context.Context, cursor string, atHead bool, pos
 	}
 }
 
-// readWindow serves the subscription from the window from pos (whose cursor id is cursor)
-// until it falls out of it (returning its cursor then, nil error) or an error ends it.
-func (p *poller) readWindow(ctx context.Context, pos uint64, cursor string, buf []*entry) (string, error) {
-	win := p.tail.win
-	if p.unverified {
-		// The window holds only positions the tail read from Neo4j: the client's cursor is
-		// verified, and the sender may certify it in checkpoints.
+// readWindow serves the subscription from win (the shared tail's, or a catch-up trail's) from
+// pos (whose cursor id is cursor) until it falls out of it or the trail ended (then it returns
+// its cursor, with ended set for the latter, and a nil error) or an error ends it.
+func (p *poller) readWindow(ctx context.Context, win *window, pos uint64, cursor string, buf []*entry) (_ string, ended bool, _ error) {
+	if p.unverified && win == p.tail.win {
+		// The tail's window holds only positions the tail read from Neo4j: the client's cursor
+		// is verified, and the sender may certify it in checkpoints. (A trail starts at a
+		// client's cursor: there, the trail's first poll verifies it, and the first hand-off
+		// after it certifies it.)
 		p.unverified = false
 		if err := p.handoff(ctx, pollResult{position: cursor}); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	for {
 		r, changed := win.read(pos, p.limit, maxSyncedBatchBytes, buf)
 		switch {
 		case r.fellOut:
-			return cursor, nil
+			return cursor, false, nil
+		case errors.Is(r.err, errTrailEnded):
+			return r.id, true, nil // the newest id of this position, read by the trail's last poll
 		case r.err != nil:
-			return "", r.err
+			return "", false, r.err
 		case changed != nil && r.id != cursor:
 			// Nothing new, but an empty tail poll read a newer current id for this position:
 			// the checkpoints move to it.
 			cursor = r.id
 			if err := p.handoff(ctx, pollResult{position: cursor}); err != nil {
-				return "", err
+				return "", false, err
 			}
 			continue
 		case changed != nil:
@@ -91,7 +111,7 @@ func (p *poller) readWindow(ctx context.Context, pos uint64, cursor string, buf 
 			select {
 			case <-ctx.Done():
 				p.obs.Idle(p.database, -1)
-				return "", context.Cause(ctx)
+				return "", false, context.Cause(ctx)
 			case <-changed:
 			}
 			p.obs.Idle(p.database, -1)
@@ -108,7 +128,7 @@ func (p *poller) readWindow(ctx context.Context, pos uint64, cursor string, buf 
 				// A projected change is this subscription's own: encoded for it alone.
 				pc, err := encodeChange(pe, p.maxMessage)
 				if err != nil {
-					return "", err
+					return "", false, err
 				}
 				c = change{ev: pe, enc: pc.msgs}
 			}
@@ -116,7 +136,7 @@ func (p *poller) readWindow(ctx context.Context, pos uint64, cursor string, buf 
 		}
 		pos, cursor = r.pos, r.id
 		if err := p.handoff(ctx, pollResult{changes: out, position: cursor}); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 }

@@ -201,7 +201,8 @@ func idleSubscribers(t *testing.T, n int, shared bool, wantStarts, wantPolls int
 
 func TestSlowClientPausesPolling(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, server.WithBatchLimit(1))
+	// The subscription's own polls (tail_test.go: a catch-up trail pauses the same way).
+	h := newHarness(t, server.WithBatchLimit(1), server.WithSharedTail(false))
 	ids := h.src.Commit(db, 100)
 	rec := newRecorder()
 	rec.gate = make(chan struct{}) // the client reads nothing until the gate opens

@@ -23,6 +23,8 @@ type tails struct {
 	mu sync.Mutex
 	// m holds the running tail of each database that has subscriptions.
 	m map[string]*tail
+	// trails holds the catch-up trails of each database (trail.go).
+	trails map[string][]*trail
 }
 
 // tail is one database's reader and window. It runs one goroutine while refs > 0.
@@ -41,7 +43,7 @@ type tail struct {
 }
 
 func newTails(src Source, o *options, obs Observer, h *heads) *tails {
-	return &tails{src: src, opts: o, obs: obs, log: o.logger, heads: h, m: make(map[string]*tail)}
+	return &tails{src: src, opts: o, obs: obs, log: o.logger, heads: h, m: make(map[string]*tail), trails: make(map[string][]*trail)}
 }
 
 // acquire returns the tail of database, starting it if needed; seed, when not empty, is a

@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/server"
@@ -70,4 +71,38 @@ func TestTailSelectorsInProcess(t *testing.T) {
 		m := s.rec.messages()
 		return m[len(m)-1].GetCheckpoint().GetCursor().GetId() == ids[2]
 	})
+}
+
+// TestTrailPausesForAStalledClient: a subscription from an old cursor, without selectors,
+// follows a catch-up trail, whose reader stops reading once half its window is unread: a
+// client that reads nothing costs a bounded number of polls, not the whole backlog.
+func TestTrailPausesForAStalledClient(t *testing.T) {
+	t.Parallel()
+	// A trail's window is an eighth of the tail's: 64 KiB here, so about 32 KiB are read ahead.
+	h := newHarness(t, server.WithBatchLimit(10), server.WithTailWindowBytes(8*server.MinTailWindowBytes))
+	h.src.Append(db, servertest.NodeEvents(2000, 100)...) // about 300 KiB encoded
+	rec := newRecorder()
+	rec.gate = make(chan struct{}) // the client reads nothing until the gate opens
+	h.subscribe(fromID(servertest.ID(db, 0)), rec)
+	st := h.waitStats("the trail to stop reading", func(st server.Stats) bool {
+		return st.PollersWaiting == 1 && st.TailPolls > 0
+	})
+	// The trail's reader is paced by its readers, not by the clock: give it real time to run
+	// (an observation window, not synchronisation), then more, and count.
+	time.Sleep(300 * time.Millisecond)
+	polls := h.src.Calls(servertest.MethodPoll)
+	time.Sleep(300 * time.Millisecond)
+	if got := h.src.Calls(servertest.MethodPoll); got != polls {
+		t.Fatalf("the trail kept reading for a client that reads nothing: %d -> %d polls", polls, got)
+	}
+	if polls*10 >= 2000 {
+		t.Fatalf("%d polls read the whole backlog for a stalled client (stats %+v)", polls, st)
+	}
+	rec.open()
+	msgs := rec.wait(t, h.ctx, 2000)
+	for i, m := range msgs[:2000] {
+		if got, want := m.GetChange().GetCursor().GetId(), servertest.ID(db, i+1); got != want {
+			t.Fatalf("message %d is %v, want change %s", i, m, want)
+		}
+	}
 }

@@ -15,6 +15,8 @@ type entry struct {
 	msgs [][]byte
 	// size is the encoded size of msgs, what the window's byte bound counts.
 	size int
+	// end is the window's total of bytes ever appended, up to and including this entry.
+	end int64
 }
 
 // alias is a cursor id, read from db.cdc.current() by an empty tail poll, that names the
@@ -59,6 +61,12 @@ type window struct {
 	// changed is closed and replaced whenever the window changes (append, alias, error,
 	// reset); waiting subscriptions select on it.
 	changed chan struct{}
+	// total is the bytes ever appended; maxRead the furthest position a reader has read up to.
+	total   int64
+	maxRead uint64
+	// readMoved, when a reader of the window's progress waits (a trail's reader, trail.go), is
+	// closed (and set to nil) when maxRead advances.
+	readMoved chan struct{}
 }
 
 func newWindow(maxBytes int64) *window {
@@ -122,6 +130,8 @@ func (w *window) append(es []*entry, current string) {
 		return
 	}
 	for _, e := range es {
+		w.total += int64(e.size)
+		e.end = w.total
 		w.entries = append(w.entries, e)
 		w.bytes += int64(e.size)
 		w.ids[e.ev.GetCursor().GetId()] = w.nextLocked()
@@ -206,7 +216,8 @@ type readResult struct {
 	id  string
 	// fellOut says the position read is no longer in the window (nothing else is set).
 	fellOut bool
-	// err is the tail's error at the position read (nothing else is set).
+	// err is the tail's error at the position read (then entries is empty, and pos and id
+	// are the position read and its newest cursor id).
 	err error
 }
 
@@ -221,7 +232,7 @@ func (w *window) read(pos uint64, maxN int, maxBytes int, buf []*entry) (r readR
 	case pos < w.first || pos > next:
 		return readResult{fellOut: true}, nil
 	case pos == next && w.err != nil && w.errAt == pos:
-		return readResult{err: w.err}, nil
+		return readResult{pos: pos, id: w.tipID, err: w.err}, nil
 	case pos == next:
 		return readResult{pos: pos, id: w.tipID}, w.changed
 	}
@@ -233,11 +244,37 @@ func (w *window) read(pos uint64, maxN int, maxBytes int, buf []*entry) (r readR
 		bytes += e.size
 	}
 	end := pos + uint64(len(out))
+	if end > w.maxRead {
+		w.maxRead = end
+		if w.readMoved != nil {
+			close(w.readMoved)
+			w.readMoved = nil
+		}
+	}
 	id := out[len(out)-1].ev.GetCursor().GetId()
 	if end == next {
 		id = w.tipID
 	}
 	return readResult{entries: out, pos: end, id: id}, nil
+}
+
+// ahead returns the encoded bytes of the entries no reader has read yet, and a channel closed
+// when a reader reads further.
+func (w *window) ahead() (bytes int64, moved <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch next := w.nextLocked(); {
+	case w.maxRead <= w.first:
+		bytes = w.bytes
+	case w.maxRead >= next:
+		bytes = 0
+	default:
+		bytes = w.total - w.entries[w.maxRead-1-w.first].end
+	}
+	if w.readMoved == nil {
+		w.readMoved = make(chan struct{})
+	}
+	return bytes, w.readMoved
 }
 
 // size returns the number of entries and their encoded bytes.
