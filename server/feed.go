@@ -50,6 +50,7 @@ func (p *poller) loopShared(ctx context.Context, cursor string, atHead bool, pos
 			p.obs.FellOut(p.database)
 			synced, atHead = false, false
 		}
+		joinNow := false
 		if !atHead {
 			// Behind the tail: follow a catch-up trail that serves the cursor (trail.go).
 			if t, tpos, ok := p.tail.tails.trailFor(p.database, cursor, len(p.selectors) == 0); ok {
@@ -62,11 +63,11 @@ func (p *poller) loopShared(ctx context.Context, cursor string, atHead bool, pos
 				if err != nil {
 					return err
 				}
-				atHead = ended // the trail reached the head: join the tail at once
+				joinNow = ended // the trail reached the head: join the tail at once
 			}
 		}
 		var err error
-		pos, cursor, err = p.catchUp(ctx, cursor, atHead)
+		pos, cursor, err = p.catchUp(ctx, cursor, atHead || joinNow, atHead)
 		if err != nil {
 			return err
 		}
@@ -142,17 +143,18 @@ func (p *poller) readWindow(ctx context.Context, win *window, pos uint64, cursor
 }
 
 // catchUp polls Neo4j for an unsynced subscription from cursor until it reaches the window,
-// and returns the window position to continue from and its cursor id.
-func (p *poller) catchUp(ctx context.Context, cursor string, atHead bool) (pos uint64, id string, err error) {
+// and returns the window position to continue from and its cursor id. joining says the
+// cursor is near the head already (read from Current, or where a trail met the head);
+// waitFirst that nothing can be read from it before the tail moves (it is the head just read).
+func (p *poller) catchUp(ctx context.Context, cursor string, joining, waitFirst bool) (pos uint64, id string, err error) {
 	win := p.tail.win
 	// joining: the last poll returned less than a full batch, so the subscription is near the
 	// head and reads without selectors until it meets the window.
-	joining := atHead
-	for {
+	for first := true; ; first = false {
 		if q, ok := win.lookup(cursor); ok {
 			return q, cursor, nil
 		}
-		if joining {
+		if joining && (!first || waitFirst) {
 			if err := p.waitTail(ctx, cursor); err != nil {
 				return 0, "", err
 			}
