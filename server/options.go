@@ -53,6 +53,13 @@ const (
 	DefaultFutureCursorTimeout = time.Minute
 	MinFutureCursorTimeout     = 100 * time.Millisecond
 	MaxFutureCursorTimeout     = time.Hour
+	// DefaultSnapshotChunkSize is how many entities one snapshot chunk reads (the bound of a
+	// snapshotting subscription's memory); MaxSnapshotChunkSize bounds WithSnapshotChunkSize
+	// (at least 1).
+	DefaultSnapshotChunkSize = 1000
+	MaxSnapshotChunkSize     = 100000
+	// DefaultMaxSnapshots is the default limit of subscriptions taking a snapshot at once.
+	DefaultMaxSnapshots = 4
 )
 
 // AdmissionRequest is what an admission function decides on.
@@ -88,6 +95,8 @@ type options struct {
 	sendTimeout        time.Duration
 	futureTimeout      time.Duration
 	logSampleRate      int
+	snapshotChunk      int
+	maxSnapshots       int
 	admission          Admission
 	observers          observers
 	logger             *slog.Logger
@@ -106,6 +115,8 @@ func defaultOptions() options {
 		sendTimeout:        DefaultSendTimeout,
 		futureTimeout:      DefaultFutureCursorTimeout,
 		logSampleRate:      DefaultLogSampleRate,
+		snapshotChunk:      DefaultSnapshotChunkSize,
+		maxSnapshots:       DefaultMaxSnapshots,
 		logger:             slog.New(slog.DiscardHandler),
 		clock:              systemClock{},
 	}
@@ -183,6 +194,22 @@ func WithSendTimeout(d time.Duration) Option {
 // no Checkpoint certifies a client's cursor. Default 1m; allowed 100ms..1h.
 func WithFutureCursorTimeout(d time.Duration) Option {
 	return func(o *options) { o.futureTimeout = d }
+}
+
+// WithSnapshotChunkSize sets how many entities one snapshot chunk reads from Neo4j (one
+// read transaction, LIMIT n): a snapshotting subscription holds at most one chunk of records.
+// Larger chunks mean fewer queries and watermark windows, smaller ones less memory and a
+// shorter re-send after a resume. Default 1000; allowed 1..100000.
+func WithSnapshotChunkSize(n int) Option {
+	return func(o *options) { o.snapshotChunk = n }
+}
+
+// WithMaxSnapshots limits the subscriptions taking a snapshot at once on this Server; more
+// fail with RESOURCE_EXHAUSTED (reason TOO_MANY_SNAPSHOTS, RetryInfo 5s) before any Neo4j
+// read. Snapshots read the whole graph, so this is what many new consumers may cost Neo4j
+// together. Default 4; at least 1.
+func WithMaxSnapshots(n int) Option {
+	return func(o *options) { o.maxSnapshots = n }
 }
 
 // WithLogSampleRate bounds the log lines of ended and refused RPCs: at most n per ErrorInfo
@@ -291,6 +318,12 @@ func (o *options) validate() error {
 	}
 	if o.logSampleRate < MinLogSampleRate || o.logSampleRate > MaxLogSampleRate {
 		errs = append(errs, fmt.Errorf("log sample rate %d outside %d..%d", o.logSampleRate, MinLogSampleRate, MaxLogSampleRate))
+	}
+	if o.snapshotChunk < 1 || o.snapshotChunk > MaxSnapshotChunkSize {
+		errs = append(errs, fmt.Errorf("snapshot chunk size %d outside 1..%d", o.snapshotChunk, MaxSnapshotChunkSize))
+	}
+	if o.maxSnapshots < 1 {
+		errs = append(errs, fmt.Errorf("max snapshots %d is less than 1", o.maxSnapshots))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("server: invalid options: %w", err)

@@ -49,6 +49,13 @@ func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 // subscription. No goroutine outlives it, except a writer goroutine still blocked in a Send
 // that timed out: it returns as soon as the handler returned and grpc-go ended the stream.
 func (s *Server) run(ctx context.Context, p subscribeParams, send func(*cdcstreamv1.SubscribeResponse) error) error {
+	if p.snapshot != snapshotNone { // snapshot.go: the state, then the changes after its cursor
+		from, err := s.snapshot(ctx, p, send)
+		if err != nil || p.snapshot == snapshotOnly {
+			return err
+		}
+		p.start, p.cursor = startCursor, from
+	}
 	cursor, atHead, err := s.resolveStart(ctx, p)
 	if err != nil {
 		return err
@@ -135,7 +142,7 @@ func (s *Server) finish(ctx context.Context, rpc, database string, err error) *s
 		level = slog.LevelError
 	}
 	switch st.Code() {
-	case codes.Canceled, codes.DeadlineExceeded, codes.InvalidArgument, codes.OutOfRange,
+	case codes.OK, codes.Canceled, codes.DeadlineExceeded, codes.InvalidArgument, codes.OutOfRange,
 		codes.NotFound, codes.FailedPrecondition:
 		level = slog.LevelDebug
 	}
