@@ -26,6 +26,7 @@ type callClause struct {
 	yield    []yieldItem
 	where    expr
 	pos      int // offset of the procedure name, for notifications
+	show     string // the filter of SHOW ... CONSTRAINTS (cypher_show.go); "" for CALL
 }
 
 // yieldItem binds procedure output column col (index into proc.columns) to a variable.
