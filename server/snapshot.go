@@ -37,8 +37,8 @@ type snapshotter struct {
 	// pollLimit is the batch size of the window reads of the log.
 	pollLimit int
 	// send writes one message through the snapshot's send watchdog.
-	send      func(*cdcstreamv1.SubscribeResponse) error
-	shutdown  <-chan struct{}
+	send     func(*cdcstreamv1.SubscribeResponse) error
+	shutdown <-chan struct{}
 	// prepared is the Snapshotter's storage (SnapshotRequest.Prepared); windowPrepared the
 	// Source's for the unfiltered window polls.
 	prepared, windowPrepared Prepared

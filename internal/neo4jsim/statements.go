@@ -15,12 +15,12 @@ import (
 type procedure int
 
 const (
-	procRows       procedure = iota // general executor: rows of values
-	procCurrent                     // db.cdc.current()
-	procEarliest                    // db.cdc.earliest()
-	procQuery                       // db.cdc.query(from, selectors)
-	procComponents                  // dbms.components(), for clients that check version and edition
-	procShowConstraints             // SHOW ... CONSTRAINTS (cypher_show.go), general executor only
+	procRows            procedure = iota // general executor: rows of values
+	procCurrent                          // db.cdc.current()
+	procEarliest                         // db.cdc.earliest()
+	procQuery                            // db.cdc.query(from, selectors)
+	procComponents                       // dbms.components(), for clients that check version and edition
+	procShowConstraints                  // SHOW ... CONSTRAINTS (cypher_show.go), general executor only
 )
 
 // procDef describes one callable procedure.
