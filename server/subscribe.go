@@ -121,6 +121,9 @@ func (s *Server) finish(ctx context.Context, rpc, database string, err error) *s
 	if ctx.Err() != nil && !errors.Is(err, errShuttingDown) {
 		err = context.Cause(ctx)
 	}
+	if err == nil { // a stream that completed (SNAPSHOT_MODE_ONLY)
+		return status.New(codes.OK, "")
+	}
 	dbErr := &databaseError{database: database, err: err}
 	if errors.Is(err, ErrCursorExpired) && database != "" {
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), earliestTimeout)
@@ -142,7 +145,7 @@ func (s *Server) finish(ctx context.Context, rpc, database string, err error) *s
 		level = slog.LevelError
 	}
 	switch st.Code() {
-	case codes.OK, codes.Canceled, codes.DeadlineExceeded, codes.InvalidArgument, codes.OutOfRange,
+	case codes.Canceled, codes.DeadlineExceeded, codes.InvalidArgument, codes.OutOfRange,
 		codes.NotFound, codes.FailedPrecondition:
 		level = slog.LevelDebug
 	}
