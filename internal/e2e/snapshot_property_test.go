@@ -268,4 +268,3 @@ func expectedGraph(t interface{ Fatalf(string, ...any) }, ctx context.Context, d
 	}
 	return m.String()
 }
-
