@@ -46,6 +46,9 @@ type snapshotter struct {
 	tok snapshotToken
 	// high is the newest high watermark read.
 	high string
+	// active says SnapshotActive(+1) was reported: once Neo4j answered for the database, so
+	// that metrics never count a database that does not exist.
+	active bool
 }
 
 // snapshot runs the snapshot of a validated request and returns the cursor the changes
@@ -63,8 +66,6 @@ func (s *Server) snapshot(ctx context.Context, p subscribeParams, send func(*cdc
 	}
 	defer func() { <-s.snapshots }()
 	so := snapshotObserverOf(s.obs)
-	so.SnapshotActive(p.database, 1)
-	defer so.SnapshotActive(p.database, -1)
 
 	w := newWriter(send, s.opts.sendTimeout, s.shutdown)
 	defer w.close()
@@ -81,7 +82,11 @@ func (s *Server) snapshot(ctx context.Context, p subscribeParams, send func(*cdc
 		r.tok = snapshotToken{Version: 1, Database: p.database, Cursor: cursor,
 			Phase: int32(cdcstreamv1.SnapshotPhase_SNAPSHOT_PHASE_NODES), Selectors: selectorsHash(p.selectors)}
 	}
-	if err := r.run(ctx, so); err != nil {
+	err := r.run(ctx, so)
+	if r.active {
+		so.SnapshotActive(p.database, -1)
+	}
+	if err != nil {
 		return "", err
 	}
 	return r.tok.Cursor, nil
@@ -109,6 +114,10 @@ func (r *snapshotter) run(ctx context.Context, so SnapshotObserver) error {
 		low, err := r.current(ctx)
 		if err != nil {
 			return err
+		}
+		if !r.active {
+			r.active = true
+			so.SnapshotActive(r.database, 1)
 		}
 		c, err := r.snap.ReadSnapshot(ctx, SnapshotRequest{Database: r.database, Phase: phase, After: r.tok.After,
 			Selectors: r.selectors, Limit: r.chunk, Prepared: &r.prepared})

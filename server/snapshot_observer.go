@@ -7,8 +7,9 @@ import cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 // gets these events too; internal/metrics does. The same rules as Observer apply: safe for
 // concurrent use, never blocking.
 type SnapshotObserver interface {
-	// SnapshotActive: +1 when a subscription starts taking a snapshot (it holds one of the
-	// WithMaxSnapshots tokens), -1 when the snapshot ended, completed or not.
+	// SnapshotActive: +1 when a subscription taking a snapshot (it holds one of the
+	// WithMaxSnapshots tokens) got its first answer from Neo4j for the database (so the
+	// database exists), -1 when that snapshot ended, completed or not.
 	SnapshotActive(database string, delta int)
 	// SnapshotChunk: a chunk of phase was read, settled against the log and sent, with the
 	// number of records it sent.
