@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"sync/atomic"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -50,6 +52,7 @@ type Subscription struct {
 	resume  resumePoint // where the next attempt starts; Cursor reads it from any goroutine
 	retry   retryState  // whether and when to resume after an error
 	dedup   watermark   // the last change delivered
+	snap    snapshotState // the snapshot's progress, when the request asks for one (snapshot.go)
 	attempt *attempt    // the open stream; nil between attempts
 
 	started   bool                           // the start position was resolved
@@ -88,6 +91,7 @@ func (c *Client) Subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 		ctx:    sctx,
 		cancel: cancel,
 		retry:  retryState{opts: &c.opts, clock: c.opts.clock},
+		snap:   snapshotState{mode: req.GetSnapshot()},
 	}
 }
 
@@ -101,7 +105,11 @@ func (s *Subscription) Receive() bool {
 	s.msg, s.gap = nil, nil
 	if !s.started {
 		s.started = true
-		if err := s.resume.start(s.ctx, s.store, s.req); err != nil {
+		start := func() error { return s.resume.start(s.ctx, s.store, s.req) }
+		if s.snap.wanted() {
+			start = func() error { return s.startSnapshot(s.ctx) }
+		}
+		if err := start(); err != nil {
 			return s.end(err)
 		}
 	}
@@ -145,6 +153,10 @@ func (s *Subscription) Receive() bool {
 		case *cdcstreamv1.SubscribeResponse_Checkpoint:
 			s.resume.advance(m.Checkpoint.GetCursor())
 			s.msg, s.msgCursor = resp, m.Checkpoint.GetCursor()
+			return true
+		case *cdcstreamv1.SubscribeResponse_SnapshotRecord, *cdcstreamv1.SubscribeResponse_SnapshotProgress,
+			*cdcstreamv1.SubscribeResponse_SnapshotEnd:
+			s.snapshotMessage(resp)
 			return true
 		default:
 			// A message kind this version does not know: ignored, as the contract asks.
@@ -204,10 +216,18 @@ func (s *Subscription) afterError(err error) bool {
 		return s.end(cerr)
 	}
 	v := classify(err)
+	if s.snap.snapshotOnlyDone() && (errors.Is(err, io.EOF) || status.Code(err) == codes.OK) {
+		return s.end(nil) // SNAPSHOT_MODE_ONLY: the server ended the stream after SnapshotEnd
+	}
 	switch v {
 	case stop:
 		return s.end(err)
 	case expired:
+		if s.snap.inProgress() {
+			// The snapshot's start cursor expired while it was resumed: take it again.
+			s.snap.token = ""
+			break
+		}
 		if !s.restartExpired(err) {
 			return false
 		}
