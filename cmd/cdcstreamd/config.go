@@ -24,6 +24,8 @@ type config struct {
 	database           string
 	pollInterval       time.Duration
 	batchLimit         int
+	snapshotChunk      int
+	maxSnapshots       int
 	checkpointInterval time.Duration
 	maxSubscriptions   int
 	maxSelectorBytes   int
@@ -88,6 +90,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		fmt.Sprintf("wait between polls of an idle subscription, %v..%v (env CDCSTREAM_POLL_INTERVAL)", server.MinPollInterval, server.MaxPollInterval))
 	fs.IntVar(&c.batchLimit, "batch-limit", envInt(getenv, "CDCSTREAM_BATCH_LIMIT", server.DefaultBatchLimit),
 		fmt.Sprintf("changes per Neo4j query (LIMIT), 1..%d (env CDCSTREAM_BATCH_LIMIT)", server.MaxBatchLimit))
+	fs.IntVar(&c.snapshotChunk, "snapshot-chunk-size", envInt(getenv, "CDCSTREAM_SNAPSHOT_CHUNK_SIZE", server.DefaultSnapshotChunkSize),
+		fmt.Sprintf("entities per snapshot read (LIMIT), the bound of a snapshotting stream's memory, 1..%d (env CDCSTREAM_SNAPSHOT_CHUNK_SIZE)", server.MaxSnapshotChunkSize))
+	fs.IntVar(&c.maxSnapshots, "max-snapshots", envInt(getenv, "CDCSTREAM_MAX_SNAPSHOTS", server.DefaultMaxSnapshots),
+		"maximum subscriptions taking a snapshot at once; more get RESOURCE_EXHAUSTED (env CDCSTREAM_MAX_SNAPSHOTS)")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", envDuration(getenv, "CDCSTREAM_CHECKPOINT_INTERVAL", server.DefaultCheckpointInterval),
 		fmt.Sprintf("default quiet time before a checkpoint, %v..%v (env CDCSTREAM_CHECKPOINT_INTERVAL)", server.MinCheckpointInterval, server.MaxCheckpointInterval))
 	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS", server.DefaultMaxSubscriptions), "maximum concurrent subscriptions (env CDCSTREAM_MAX_SUBSCRIPTIONS)")
@@ -133,6 +139,8 @@ func (c *config) validate() error {
 		{"--database", c.database, server.WithDefaultDatabase(c.database)},
 		{"--poll-interval", c.pollInterval, server.WithPollInterval(c.pollInterval)},
 		{"--batch-limit", c.batchLimit, server.WithBatchLimit(c.batchLimit)},
+		{"--snapshot-chunk-size", c.snapshotChunk, server.WithSnapshotChunkSize(c.snapshotChunk)},
+		{"--max-snapshots", c.maxSnapshots, server.WithMaxSnapshots(c.maxSnapshots)},
 		{"--checkpoint-interval", c.checkpointInterval, server.WithDefaultCheckpointInterval(c.checkpointInterval)},
 		{"--max-subscriptions", c.maxSubscriptions, server.WithMaxSubscriptions(c.maxSubscriptions)},
 		{"--max-selector-bytes", c.maxSelectorBytes, server.WithMaxSelectorBytes(c.maxSelectorBytes)},

@@ -107,6 +107,8 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *daemon, er
 		server.WithDefaultDatabase(cfg.database),
 		server.WithPollInterval(cfg.pollInterval),
 		server.WithBatchLimit(cfg.batchLimit),
+		server.WithSnapshotChunkSize(cfg.snapshotChunk),
+		server.WithMaxSnapshots(cfg.maxSnapshots),
 		server.WithDefaultCheckpointInterval(cfg.checkpointInterval),
 		server.WithMaxSubscriptions(cfg.maxSubscriptions),
 		server.WithMaxSelectorBytes(cfg.maxSelectorBytes),
