@@ -49,11 +49,11 @@ type Subscription struct {
 	// closed is set by Close (any goroutine) so Receive ends with a nil Err.
 	closed atomic.Bool
 
-	resume  resumePoint // where the next attempt starts; Cursor reads it from any goroutine
-	retry   retryState  // whether and when to resume after an error
-	dedup   watermark   // the last change delivered
+	resume  resumePoint   // where the next attempt starts; Cursor reads it from any goroutine
+	retry   retryState    // whether and when to resume after an error
+	dedup   watermark     // the last change delivered
 	snap    snapshotState // the snapshot's progress, when the request asks for one (snapshot.go)
-	attempt *attempt    // the open stream; nil between attempts
+	attempt *attempt      // the open stream; nil between attempts
 
 	started   bool                           // the start position was resolved
 	done      bool                           // the subscription ended; err says why

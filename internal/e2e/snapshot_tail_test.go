@@ -43,9 +43,9 @@ func TestCdctailSnapshotOnly(t *testing.T) {
 		t.Fatalf("%d lines, want 3 records and snapshotEnd:\n%s", len(lines), out)
 	}
 	type event struct {
-		ElementID string `json:"elementId"`
-		EventType string `json:"eventType"`
-		Operation string `json:"operation"`
+		ElementID string          `json:"elementId"`
+		EventType string          `json:"eventType"`
+		Operation string          `json:"operation"`
 		Keys      json.RawMessage `json:"keys"`
 		State     struct {
 			Before any `json:"before"`
