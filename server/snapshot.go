@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -232,6 +233,11 @@ func (r *snapshotter) window(ctx context.Context, low string, recs []*cdcstreamv
 	for {
 		b, err := r.src.Poll(ctx, PollRequest{Database: r.database, From: from, Limit: r.pollLimit, Prepared: &r.windowPrepared})
 		r.obs.Polled(r.database, len(b.Changes), 0, err)
+		if errors.Is(err, ErrFutureCursor) {
+			// A member behind the watermark answered (a cluster read from a lagging follower):
+			// the window cannot be checked there. The client resumes the chunk with backoff.
+			return nil, fmt.Errorf("%w: snapshot window: %v", ErrNeo4jUnavailable, err)
+		}
 		if err != nil {
 			return nil, err
 		}
