@@ -32,6 +32,7 @@ type snapshotter struct {
 	src       Source
 	snap      Snapshotter
 	obs       Observer
+	clock     Clock
 	database  string
 	selectors []*cdcstreamv1.Selector
 	chunk     int
@@ -70,7 +71,7 @@ func (s *Server) snapshot(ctx context.Context, p subscribeParams, send func(*cdc
 
 	w := newWriter(send, s.opts.sendTimeout, s.shutdown)
 	defer w.close()
-	r := &snapshotter{src: s.src, snap: snap, obs: s.obs, database: p.database, selectors: p.selectors,
+	r := &snapshotter{src: s.src, snap: snap, obs: s.obs, clock: s.opts.clock, database: p.database, selectors: p.selectors,
 		chunk: s.opts.snapshotChunk, pollLimit: s.opts.batchLimit, shutdown: s.shutdown,
 		send: func(m *cdcstreamv1.SubscribeResponse) error { return w.write(ctx, m) }}
 	if p.token != nil {
@@ -231,8 +232,9 @@ func (r *snapshotter) window(ctx context.Context, low string, recs []*cdcstreamv
 	}
 	from := low
 	for {
+		start := r.clock.Now()
 		b, err := r.src.Poll(ctx, PollRequest{Database: r.database, From: from, Limit: r.pollLimit, Prepared: &r.windowPrepared})
-		r.obs.Polled(r.database, len(b.Changes), 0, err)
+		r.obs.Polled(r.database, len(b.Changes), r.clock.Now().Sub(start), err)
 		if errors.Is(err, ErrFutureCursor) {
 			// A member behind the watermark answered (a cluster read from a lagging follower):
 			// the window cannot be checked there. The client resumes the chunk with backoff.
