@@ -60,7 +60,8 @@ func selected(set string, labels []string, typ string, startLabels []string) boo
 }
 
 // TestSnapshotProperty runs the property on the simulator in FULL and DIFF capture, and on a
-// real Neo4j (FULL) when NEO4J_TEST_URI is set.
+// real Neo4j (FULL) when NEO4J_TEST_URI is set (`make test-neo4j`). Every iteration starts
+// by deleting every node of the target database: point NEO4J_TEST_URI at a test database.
 func TestSnapshotProperty(t *testing.T) {
 	eachTarget(t, func(t *testing.T, tg target) { snapshotProperty(t, tg) })
 	t.Run("diff", func(t *testing.T) {
