@@ -122,6 +122,7 @@ func (s *Subscription) attemptRequest() *cdcstreamv1.SubscribeRequest {
 	if c := s.resume.current(); c != nil {
 		req.Start = &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: c}
 	}
+	s.snapshotRequest(req)
 	return req
 }
 

@@ -19,6 +19,11 @@
 //	}
 //	if err := sub.Err(); err != nil { ... }
 //
+// Snapshots (SubscribeRequest.snapshot): the Subscription delivers SnapshotRecord,
+// SnapshotProgress and SnapshotEnd through Msg, resumes a broken snapshot at the chunk after
+// the newest SnapshotProgress token, and continues after SnapshotEnd like any stream
+// (snapshot.go states the details).
+//
 // # Delivery contract
 //
 // Ordered: changes arrive in commit order, (tx_id, seq) ascending, as the server guarantees.

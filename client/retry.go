@@ -41,7 +41,8 @@ func classify(err error) verdict {
 		return stop
 	}
 	if errors.Is(err, io.EOF) {
-		// The server ended the stream without a status; a Subscribe stream never ends OK.
+		// The server ended the stream without a status; a Subscribe stream never ends OK
+		// (but a SNAPSHOT_MODE_ONLY one after SnapshotEnd, which Subscription handles first).
 		return resume
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"sync/atomic"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -47,11 +49,12 @@ type Subscription struct {
 	// closed is set by Close (any goroutine) so Receive ends with a nil Err.
 	closed atomic.Bool
 
-	resume  resumePoint // where the next attempt starts; Cursor reads it from any goroutine
-	retry   retryState  // whether and when to resume after an error
-	dedup   watermark   // the last change delivered
-	attempt *attempt    // the open stream; nil between attempts
-	frags   reassembly  // the fragments of a change in progress on the open stream
+	resume  resumePoint   // where the next attempt starts; Cursor reads it from any goroutine
+	retry   retryState    // whether and when to resume after an error
+	dedup   watermark     // the last change delivered
+	snap    snapshotState // the snapshot's progress, when the request asks for one (snapshot.go)
+	attempt *attempt      // the open stream; nil between attempts
+	frags   reassembly    // the fragments of a change in progress on the open stream
 
 	started   bool                           // the start position was resolved
 	done      bool                           // the subscription ended; err says why
@@ -89,6 +92,7 @@ func (c *Client) Subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 		ctx:    sctx,
 		cancel: cancel,
 		retry:  retryState{opts: &c.opts, clock: c.opts.clock},
+		snap:   snapshotState{mode: req.GetSnapshot()},
 	}
 }
 
@@ -102,7 +106,11 @@ func (s *Subscription) Receive() bool {
 	s.msg, s.gap = nil, nil
 	if !s.started {
 		s.started = true
-		if err := s.resume.start(s.ctx, s.store, s.req); err != nil {
+		start := func() error { return s.resume.start(s.ctx, s.store, s.req) }
+		if s.snap.wanted() {
+			start = func() error { return s.startSnapshot(s.ctx) }
+		}
+		if err := start(); err != nil {
 			return s.end(err)
 		}
 	}
@@ -163,6 +171,10 @@ func (s *Subscription) Receive() bool {
 			s.resume.advance(m.Checkpoint.GetCursor())
 			s.msg, s.msgCursor = resp, m.Checkpoint.GetCursor()
 			return true
+		case *cdcstreamv1.SubscribeResponse_SnapshotRecord, *cdcstreamv1.SubscribeResponse_SnapshotProgress,
+			*cdcstreamv1.SubscribeResponse_SnapshotEnd:
+			s.snapshotMessage(resp)
+			return true
 		default:
 			// A message kind this version does not know: ignored, as the contract asks.
 			continue
@@ -221,10 +233,18 @@ func (s *Subscription) afterError(err error) bool {
 		return s.end(cerr)
 	}
 	v := classify(err)
+	if s.snap.snapshotOnlyDone() && (errors.Is(err, io.EOF) || status.Code(err) == codes.OK) {
+		return s.end(nil) // SNAPSHOT_MODE_ONLY: the server ended the stream after SnapshotEnd
+	}
 	switch v {
 	case stop:
 		return s.end(err)
 	case expired:
+		if s.snap.inProgress() {
+			// The snapshot's start cursor expired while it was resumed: take it again.
+			s.snap.token = ""
+			break
+		}
 		if !s.restartExpired(err) {
 			return false
 		}

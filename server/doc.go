@@ -34,6 +34,17 @@
 //   - Honest failure: an expired cursor ends the stream with OUT_OF_RANGE, reason
 //     CURSOR_EXPIRED, ErrorInfo metadata "earliest_cursor" (and "database"); it never jumps.
 //
+// # Snapshots
+//
+// A request with snapshot set first runs the snapshot (snapshot.go): with a Source that is
+// also a Snapshotter (snapshot_source.go), holding one of WithMaxSnapshots tokens, it reads
+// chunks of WithSnapshotChunkSize entities, checks each against the change log read between
+// a low and a high watermark (the DBLog algorithm), re-reads what changed, sends the records
+// and a SnapshotProgress whose token (snapshot_token.go) resumes after the chunk, then a
+// SnapshotEnd; the stream then runs as one started from SnapshotEnd's cursor (or ends OK with
+// SNAPSHOT_MODE_ONLY). Observers implementing SnapshotObserver see its progress.
+// docs/semantics.md "Snapshots" is the contract.
+//
 // # How a stream runs
 //
 // The handler goroutine is the supervisor: it validates the request before any Neo4j call

@@ -80,12 +80,20 @@ var (
 	// errCursorInFuture ends a stream whose polls were answered ErrFutureCursor for the
 	// future-cursor timeout (WithFutureCursorTimeout): not replica lag but a forged cursor.
 	errCursorInFuture = errors.New("server: cursor stayed ahead of Neo4j for the future-cursor timeout")
+	// errTooManySnapshots refuses a snapshot beyond the server's limit of concurrent snapshots
+	// (WithMaxSnapshots).
+	errTooManySnapshots = errors.New("server: too many subscriptions are taking a snapshot")
+	// errSnapshotContended ends a snapshot whose chunk kept an entity that changed in every
+	// re-read window (snapshot.go).
+	errSnapshotContended = errors.New("server: a snapshot entity changed during every re-read")
 )
 
 // Retry delays advised through google.rpc.RetryInfo.
 const (
 	retryDelayNeo4jUnavailable     = time.Second
 	retryDelayTooManySubscriptions = 5 * time.Second
+	retryDelayTooManySnapshots     = 5 * time.Second
+	retryDelaySnapshotContended    = time.Second
 )
 
 // class is one row of the error table: the status an error of one kind becomes.
@@ -115,6 +123,10 @@ var classes = []class{
 	{err: errCursorInFuture, code: codes.OutOfRange, reason: cdcstreamv1.ErrorReason_CURSOR_IN_FUTURE,
 		msg:   "cursor in the future: Neo4j never reached the change identifier; it was not issued by this database",
 		field: "from_cursor.id", desc: "ahead of the database's transaction log for the future-cursor timeout"},
+	{err: errTooManySnapshots, code: codes.ResourceExhausted, reason: cdcstreamv1.ErrorReason_TOO_MANY_SNAPSHOTS,
+		msg: "too many subscriptions are taking a snapshot on this server; retry with backoff", retry: retryDelayTooManySnapshots},
+	{err: errSnapshotContended, code: codes.Aborted, reason: cdcstreamv1.ErrorReason_SNAPSHOT_CONTENDED,
+		msg: "an entity kept changing while the snapshot read it; resume with the newest snapshot_token", retry: retryDelaySnapshotContended},
 	{err: ErrUnauthenticated, code: codes.Unauthenticated, reason: cdcstreamv1.ErrorReason_UNAUTHENTICATED},
 	{err: ErrMalformedRequest, code: codes.InvalidArgument, reason: cdcstreamv1.ErrorReason_INVALID_REQUEST},
 	{err: ErrPermissionDenied, code: codes.PermissionDenied, reason: cdcstreamv1.ErrorReason_PERMISSION_DENIED},

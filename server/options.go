@@ -74,6 +74,13 @@ const (
 	// FragmentBytes is the largest ChangeFragment message (or the maximum message size, when
 	// that is smaller).
 	FragmentBytes = 1 << 20
+	// DefaultSnapshotChunkSize is how many entities one snapshot chunk reads (the bound of a
+	// snapshotting subscription's memory); MaxSnapshotChunkSize bounds WithSnapshotChunkSize
+	// (at least 1).
+	DefaultSnapshotChunkSize = 1000
+	MaxSnapshotChunkSize     = 100000
+	// DefaultMaxSnapshots is the default limit of subscriptions taking a snapshot at once.
+	DefaultMaxSnapshots = 4
 )
 
 // AdmissionRequest is what an admission function decides on.
@@ -113,6 +120,8 @@ type options struct {
 	sharedTail         bool
 	tailWindowBytes    int64
 	maxInFlightBytes   int64
+	snapshotChunk      int
+	maxSnapshots       int
 	admission          Admission
 	observers          observers
 	logger             *slog.Logger
@@ -135,6 +144,8 @@ func defaultOptions() options {
 		sharedTail:         true,
 		tailWindowBytes:    DefaultTailWindowBytes,
 		maxInFlightBytes:   DefaultMaxInFlightBytes,
+		snapshotChunk:      DefaultSnapshotChunkSize,
+		maxSnapshots:       DefaultMaxSnapshots,
 		logger:             slog.New(slog.DiscardHandler),
 		clock:              systemClock{},
 	}
@@ -224,6 +235,22 @@ func WithFutureCursorTimeout(d time.Duration) Option {
 // it only when every client accepts that much).
 func WithMaxMessageBytes(n int) Option {
 	return func(o *options) { o.maxMessageBytes = n }
+}
+
+// WithSnapshotChunkSize sets how many entities one snapshot chunk reads from Neo4j (one
+// read transaction, LIMIT n): a snapshotting subscription holds at most one chunk of records.
+// Larger chunks mean fewer queries and watermark windows, smaller ones less memory and a
+// shorter re-send after a resume. Default 1000; allowed 1..100000.
+func WithSnapshotChunkSize(n int) Option {
+	return func(o *options) { o.snapshotChunk = n }
+}
+
+// WithMaxSnapshots limits the subscriptions taking a snapshot at once on this Server; more
+// fail with RESOURCE_EXHAUSTED (reason TOO_MANY_SNAPSHOTS, RetryInfo 5s) before any Neo4j
+// read. Snapshots read the whole graph, so this is what many new consumers may cost Neo4j
+// together. Default 4; at least 1.
+func WithMaxSnapshots(n int) Option {
+	return func(o *options) { o.maxSnapshots = n }
 }
 
 // WithLogSampleRate bounds the log lines of ended and refused RPCs: at most n per ErrorInfo
@@ -368,6 +395,12 @@ func (o *options) validate() error {
 	}
 	if o.maxInFlightBytes < MinMaxInFlightBytes || o.maxInFlightBytes > MaxMaxInFlightBytes {
 		errs = append(errs, fmt.Errorf("max in-flight bytes %d outside %d..%d", o.maxInFlightBytes, MinMaxInFlightBytes, MaxMaxInFlightBytes))
+	}
+	if o.snapshotChunk < 1 || o.snapshotChunk > MaxSnapshotChunkSize {
+		errs = append(errs, fmt.Errorf("snapshot chunk size %d outside 1..%d", o.snapshotChunk, MaxSnapshotChunkSize))
+	}
+	if o.maxSnapshots < 1 {
+		errs = append(errs, fmt.Errorf("max snapshots %d is less than 1", o.maxSnapshots))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("server: invalid options: %w", err)

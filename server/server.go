@@ -43,6 +43,8 @@ type Server struct {
 	// that resolve a starting stream's cursor.
 	shutdownCtx    context.Context
 	cancelShutdown context.CancelCauseFunc
+	// snapshots holds one token per subscription taking a snapshot (WithMaxSnapshots).
+	snapshots chan struct{}
 	// drained is closed once shuttingDown is set and active is zero; Shutdown waits for it.
 	drained chan struct{}
 }
@@ -70,6 +72,7 @@ func New(src Source, opts ...Option) (*Server, error) {
 		shutdown: make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
+	s.snapshots = make(chan struct{}, o.maxSnapshots)
 	s.shutdownCtx, s.cancelShutdown = context.WithCancelCause(context.Background())
 	s.heads = newHeads(src, &s.opts, s.obs)
 	if s.opts.sharedTail {

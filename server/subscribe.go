@@ -50,6 +50,13 @@ func (s *Server) subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 // subscription. No goroutine outlives it, except a writer goroutine still blocked in a Send
 // that timed out: it returns as soon as the handler returned and grpc-go ended the stream.
 func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) error, encoded bool) error {
+	if p.snapshot != snapshotNone { // snapshot.go: the state, then the changes after its cursor
+		from, err := s.snapshot(ctx, p, send)
+		if err != nil || p.snapshot == snapshotOnly {
+			return err
+		}
+		p.start, p.cursor = startCursor, from
+	}
 	pl := &poller{src: s.src, clock: s.opts.clock, obs: s.obs, log: s.log, database: p.database,
 		selectors: p.selectors, limit: s.opts.batchLimit, interval: s.opts.pollInterval,
 		futureTimeout: s.opts.futureTimeout, unverified: p.start == startCursor, budget: s.budget,
@@ -156,6 +163,9 @@ func (s *Server) resolveStart(ctx context.Context, p subscribeParams) (cursor st
 func (s *Server) finish(ctx context.Context, rpc, database string, err error) *status.Status {
 	if ctx.Err() != nil && !errors.Is(err, errShuttingDown) {
 		err = context.Cause(ctx)
+	}
+	if err == nil { // a stream that completed (SNAPSHOT_MODE_ONLY)
+		return status.New(codes.OK, "")
 	}
 	dbErr := &databaseError{database: database, err: err}
 	if errors.Is(err, ErrCursorExpired) && database != "" {

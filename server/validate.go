@@ -70,6 +70,10 @@ type subscribeParams struct {
 	cursor             string // the from_cursor id when start == startCursor
 	selectors          []*cdcstreamv1.Selector
 	checkpointInterval time.Duration
+	// snapshot is the snapshot mode; token, when not nil, resumes a snapshot
+	// (snapshot_token.go).
+	snapshot snapshotMode
+	token    *snapshotToken
 }
 
 // violations collects field violations; the first one decides the ErrorInfo reason.
@@ -228,6 +232,7 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 		// Patterns are selectors too, appended after the typed ones (server/patterns.go).
 		p.selectors = appendPatterns(sels, size, pats, o, &vs)
 	}
+	validateSnapshot(req, &p, &vs)
 	return p, vs.err()
 }
 

@@ -27,6 +27,8 @@ type config struct {
 	sharedTail         bool
 	tailWindowBytes    int64
 	maxInFlightBytes   int64
+	snapshotChunk      int
+	maxSnapshots       int
 	checkpointInterval time.Duration
 	maxSubscriptions   int
 	maxSelectorBytes   int
@@ -113,6 +115,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		fmt.Sprintf("encoded bytes of recent changes each database's shared tail keeps for its subscriptions, %d..%d (env CDCSTREAM_TAIL_WINDOW_BYTES)", server.MinTailWindowBytes, int64(server.MaxTailWindowBytes)))
 	fs.Int64Var(&c.maxInFlightBytes, "max-inflight-bytes", envInt64(getenv, "CDCSTREAM_MAX_INFLIGHT_BYTES", server.DefaultMaxInFlightBytes),
 		fmt.Sprintf("encoded bytes read by per-subscription polls and not sent yet, across all streams, %d..%d (env CDCSTREAM_MAX_INFLIGHT_BYTES)", server.MinMaxInFlightBytes, int64(server.MaxMaxInFlightBytes)))
+	fs.IntVar(&c.snapshotChunk, "snapshot-chunk-size", envInt(getenv, "CDCSTREAM_SNAPSHOT_CHUNK_SIZE", server.DefaultSnapshotChunkSize),
+		fmt.Sprintf("entities per snapshot read (LIMIT), the bound of a snapshotting stream's memory, 1..%d (env CDCSTREAM_SNAPSHOT_CHUNK_SIZE)", server.MaxSnapshotChunkSize))
+	fs.IntVar(&c.maxSnapshots, "max-snapshots", envInt(getenv, "CDCSTREAM_MAX_SNAPSHOTS", server.DefaultMaxSnapshots),
+		"maximum subscriptions taking a snapshot at once; more get RESOURCE_EXHAUSTED (env CDCSTREAM_MAX_SNAPSHOTS)")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", envDuration(getenv, "CDCSTREAM_CHECKPOINT_INTERVAL", server.DefaultCheckpointInterval),
 		fmt.Sprintf("default quiet time before a checkpoint, %v..%v (env CDCSTREAM_CHECKPOINT_INTERVAL)", server.MinCheckpointInterval, server.MaxCheckpointInterval))
 	fs.IntVar(&c.maxSubscriptions, "max-subscriptions", envInt(getenv, "CDCSTREAM_MAX_SUBSCRIPTIONS", server.DefaultMaxSubscriptions), "maximum concurrent subscriptions (env CDCSTREAM_MAX_SUBSCRIPTIONS)")
@@ -162,6 +168,8 @@ func (c *config) validate() error {
 		{"--batch-limit", c.batchLimit, server.WithBatchLimit(c.batchLimit)},
 		{"--tail-window-bytes", c.tailWindowBytes, server.WithTailWindowBytes(c.tailWindowBytes)},
 		{"--max-inflight-bytes", c.maxInFlightBytes, server.WithMaxInFlightBytes(c.maxInFlightBytes)},
+		{"--snapshot-chunk-size", c.snapshotChunk, server.WithSnapshotChunkSize(c.snapshotChunk)},
+		{"--max-snapshots", c.maxSnapshots, server.WithMaxSnapshots(c.maxSnapshots)},
 		{"--checkpoint-interval", c.checkpointInterval, server.WithDefaultCheckpointInterval(c.checkpointInterval)},
 		{"--max-subscriptions", c.maxSubscriptions, server.WithMaxSubscriptions(c.maxSubscriptions)},
 		{"--max-selector-bytes", c.maxSelectorBytes, server.WithMaxSelectorBytes(c.maxSelectorBytes)},

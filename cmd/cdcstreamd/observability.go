@@ -40,9 +40,22 @@ func (hd *hardening) neo4jOptions() []neo4jcdc.Option {
 func (hd *hardening) wrapSource(src server.Source) server.Source {
 	var s server.Source = metrics.InstrumentSource(src, hd.metrics)
 	if hd.tracing.Enabled() {
-		s = tracing.TraceSource(s, hd.tracing.TracerProvider())
+		traced := tracing.TraceSource(s, hd.tracing.TracerProvider())
+		if snap, ok := s.(server.Snapshotter); ok {
+			if _, kept := traced.(server.Snapshotter); !kept {
+				// The tracing decorator does not know snapshots: keep them, untraced.
+				traced = snapshotSource{Source: traced, Snapshotter: snap}
+			}
+		}
+		s = traced
 	}
 	return s
+}
+
+// snapshotSource is a Source whose snapshot reads go to another layer of the same source.
+type snapshotSource struct {
+	server.Source
+	server.Snapshotter
 }
 
 // serveMetrics pre-creates the gRPC series of gs's services and, with --metrics-listen,

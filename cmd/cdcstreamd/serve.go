@@ -110,6 +110,8 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *daemon, er
 		server.WithSharedTail(cfg.sharedTail),
 		server.WithTailWindowBytes(cfg.tailWindowBytes),
 		server.WithMaxInFlightBytes(cfg.maxInFlightBytes),
+		server.WithSnapshotChunkSize(cfg.snapshotChunk),
+		server.WithMaxSnapshots(cfg.maxSnapshots),
 		server.WithDefaultCheckpointInterval(cfg.checkpointInterval),
 		server.WithMaxSubscriptions(cfg.maxSubscriptions),
 		server.WithMaxSelectorBytes(cfg.maxSelectorBytes),

@@ -26,6 +26,8 @@ Neo4j CDC record: {"id", "txId", "seq", "event", "metadata", "database"}. Tempor
 ISO-8601 strings, integers are exact, bytes are base64, points are {"srid","x","y","z"}.
 
 Start: --checkpoint-file's stored cursor if any, else --from, else --earliest, else now.
+--snapshot initial first prints the current state ({"snapshot": ...} lines, then one
+{"snapshotEnd": ...}), then the changes after it; --snapshot only exits 0 after the state.
 
 Selectors are JSON of the cdcstream.v1.Selector message (protojson), OR-ed when repeated:
   --selector '{"node": {"labels": ["Person"], "operation": "OPERATION_UPDATE"}}'
@@ -64,6 +66,7 @@ type config struct {
 	tlsKey             string
 	tlsServerName      string
 	tokenFile          string
+	snapshot           cdcstreamv1.SnapshotMode
 }
 
 // parseFlags parses args; errors are usage errors (exit 2), errHelp after -help printed the
@@ -98,6 +101,7 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 	fs.BoolVar(&c.checkpoints, "checkpoints", false, `also print checkpoints as {"checkpoint": {...}} lines`)
 	fs.StringVar(&c.format, "format", "json", "output `format`: json (one object per line) or pretty (indented)")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 0, "ask the server for a checkpoint after this much silence (1s..5m; default: the server's, 10s)")
+	snapshot := fs.String("snapshot", "", "start with the current state: initial (then the changes) or only (then exit 0); none by default")
 	expired := fs.String("on-expired", "fail", "when the cursor expired: fail (exit 4), earliest or now (restart there and print a {\"gap\": {...}} line)")
 	fs.IntVar(&c.maxRetries, "max-retries", 0, "give up after `n` consecutive failed reconnects (0: retry forever)")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", 10*time.Second, "how long to wait for the first connection before exiting with code 3")
@@ -122,6 +126,14 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 	}
 	if c.from != "" && c.earliest {
 		return nil, errors.New("--from and --earliest are exclusive")
+	}
+	mode, err := parseSnapshotMode(*snapshot)
+	if err != nil {
+		return nil, err
+	}
+	c.snapshot = mode
+	if mode != cdcstreamv1.SnapshotMode_SNAPSHOT_MODE_NONE && (c.from != "" || c.earliest) {
+		return nil, errors.New("--snapshot starts at the current state: not with --from or --earliest")
 	}
 	if c.format != "json" && c.format != "pretty" {
 		return nil, fmt.Errorf("--format %q: want json or pretty", c.format)

@@ -88,6 +88,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			changes++
 		case msg.GetCheckpoint() != nil && cfg.checkpoints:
 			perr = out.checkpoint(msg.GetCheckpoint())
+		case msg.GetSnapshotRecord() != nil:
+			perr = out.snapshotRecord(msg.GetSnapshotRecord())
+		case msg.GetSnapshotEnd() != nil:
+			perr = out.snapshotEnd(msg.GetSnapshotEnd())
+		case msg.GetSnapshotProgress() != nil && cfg.checkpoints:
+			perr = out.snapshotProgress(msg.GetSnapshotProgress())
 		}
 		if perr != nil {
 			fmt.Fprintln(stderr, "cdctail: write output:", perr)
@@ -147,7 +153,7 @@ func describe(err error) string {
 
 // request builds the SubscribeRequest the flags describe.
 func (c *config) request() *cdcstreamv1.SubscribeRequest {
-	req := &cdcstreamv1.SubscribeRequest{Database: c.database, Selectors: c.selectors, Patterns: c.patterns}
+	req := &cdcstreamv1.SubscribeRequest{Database: c.database, Selectors: c.selectors, Patterns: c.patterns, Snapshot: c.snapshot}
 	switch {
 	case c.from != "":
 		req.Start = &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: &cdcstreamv1.Cursor{Id: c.from, Database: c.database}}

@@ -210,6 +210,8 @@ func TestRunBadFlagsExit2(t *testing.T) {
 		{"--no-such-flag"},
 		{"--format", "xml"},
 		{"--from", "c-1", "--earliest"},
+		{"--snapshot", "later"},
+		{"--snapshot", "initial", "--earliest"},
 		{"--selector", "{"},
 		{"--selector", "{}"},
 		{"--selector", `{"node": {"labelz": ["A"]}}`},

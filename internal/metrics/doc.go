@@ -26,6 +26,11 @@
 //	cdcstream_refusals_total{rpc,reason}                   counter: calls refused before any
 //	                                                       Neo4j work (Observer.Refused; the
 //	                                                       auth interceptors' too)
+//	cdcstream_snapshots_active{database}                   gauge: subscriptions taking a snapshot
+//	cdcstream_snapshot_chunks_total{database}              counter: snapshot chunks sent
+//	cdcstream_snapshot_records_total{database,phase}       counter: SnapshotRecords sent, phase
+//	                                                       nodes or relationships
+//	                                                       (server.SnapshotObserver)
 //
 // Transport (transport.go, registered on the same registry by cdcstreamd) adds the
 // connection and request guards' counts, unlabelled or labelled by a fixed cause:

@@ -50,6 +50,10 @@ type Metrics struct {
 	sourceErrors *prometheus.CounterVec
 	refusals     *prometheus.CounterVec
 	tail         tailMetrics
+	// The snapshot progress metrics (server.SnapshotObserver).
+	snapshotsActive *prometheus.GaugeVec
+	snapshotChunks  *prometheus.CounterVec
+	snapshotRecords *prometheus.CounterVec
 
 	// mu guards open and confirmed, which keep the active gauge's label set bounded.
 	mu sync.Mutex
@@ -113,12 +117,25 @@ func New(opts ...Option) *Metrics {
 			Help: "Calls refused before any Neo4j work (invalid request, authentication, authorisation, limits, shutdown), by RPC and ErrorInfo reason.",
 		}, []string{"rpc", "reason"}),
 		tail: newTailMetrics(),
+		snapshotsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "cdcstream", Name: "snapshots_active",
+			Help: "Subscriptions taking a snapshot (SubscribeRequest.snapshot).",
+		}, []string{"database"}),
+		snapshotChunks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "snapshot_chunks_total",
+			Help: "Snapshot chunks read, settled against the change log and sent.",
+		}, []string{"database"}),
+		snapshotRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cdcstream", Name: "snapshot_records_total",
+			Help: "SnapshotRecords sent, by phase (nodes, relationships).",
+		}, []string{"database", "phase"}),
 	}
 	m.reg.MustRegister(m.tail.collectors()...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.grpc, m.active, m.changes, m.checkpoints, m.lag, m.ended, m.pollDuration, m.statements, m.sourceErrors, m.refusals,
+		m.snapshotsActive, m.snapshotChunks, m.snapshotRecords,
 	)
 	return m
 }

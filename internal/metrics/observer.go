@@ -63,3 +63,27 @@ func (o *observer) CheckpointSent(database string) {
 	o.m.confirm(database)
 	o.m.checkpoints.WithLabelValues(database).Inc()
 }
+
+// SnapshotActive implements server.SnapshotObserver: the snapshots gauge. The server reports
+// it only once Neo4j answered for the database, so the database exists.
+func (o *observer) SnapshotActive(database string, delta int) {
+	o.m.confirm(database)
+	o.m.snapshotsActive.WithLabelValues(database).Add(float64(delta))
+}
+
+// SnapshotChunk implements server.SnapshotObserver: the snapshot progress counters.
+func (o *observer) SnapshotChunk(database string, phase cdcstreamv1.SnapshotPhase, records int) {
+	o.m.confirm(database)
+	o.m.snapshotChunks.WithLabelValues(database).Inc()
+	o.m.snapshotRecords.WithLabelValues(database, snapshotPhaseLabel(phase)).Add(float64(records))
+}
+
+// snapshotPhaseLabel is the phase label: "nodes" or "relationships".
+func snapshotPhaseLabel(p cdcstreamv1.SnapshotPhase) string {
+	if p == cdcstreamv1.SnapshotPhase_SNAPSHOT_PHASE_RELATIONSHIPS {
+		return "relationships"
+	}
+	return "nodes"
+}
+
+var _ server.SnapshotObserver = (*observer)(nil)

@@ -23,9 +23,30 @@ var existing = map[cdcstreamv1.ErrorReason]bool{
 }
 
 // InstrumentSource returns src observed by m: poll durations, statements issued and errors.
-// Ping is passed through unobserved.
+// Ping is passed through unobserved. When src is also a server.Snapshotter, so is the result,
+// and its snapshot reads count too (operation "snapshot", 2 statements each: the key
+// constraints and the chunk).
 func InstrumentSource(src server.Source, m *Metrics) server.Source {
-	return &instrumentedSource{src: src, m: m}
+	is := &instrumentedSource{src: src, m: m}
+	if snap, ok := src.(server.Snapshotter); ok {
+		return &instrumentedSnapshotter{instrumentedSource: is, snap: snap}
+	}
+	return is
+}
+
+// instrumentedSnapshotter is InstrumentSource's decorator for a Source that takes snapshots.
+type instrumentedSnapshotter struct {
+	*instrumentedSource
+	snap server.Snapshotter
+}
+
+// ReadSnapshot implements server.Snapshotter.
+func (s *instrumentedSnapshotter) ReadSnapshot(ctx context.Context, req server.SnapshotRequest) (server.SnapshotChunk, error) {
+	c, err := s.snap.ReadSnapshot(ctx, req)
+	label := s.label(req.Database, err)
+	s.m.statements.WithLabelValues(label).Add(2)
+	s.observeError(ctx, label, "snapshot", err)
+	return c, err
 }
 
 // instrumentedSource is the decorator behind InstrumentSource.

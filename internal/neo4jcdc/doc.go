@@ -31,6 +31,13 @@
 // time.Time in a fixed "Offset" zone or an IANA location, ...), so Neo4j compares them with
 // the types the client meant.
 //
+// Snapshots (snapshot.go, snapshot_match.go): the Source is a server.Snapshotter. One
+// ReadSnapshot is one read transaction that lists the key constraints (SHOW KEY CONSTRAINTS)
+// and reads one chunk, in element id order after a bound with LIMIT, or by element ids; the
+// statements are printed verbatim in docs/operations.md section 3a. Records get their keys
+// from the constraints, and the selectors are applied to the states here, as a create of the
+// entity would match them.
+//
 // Errors (errors.go) wrap exactly one of the server.Err* sentinels where one applies,
 // decided by GQLSTATUS codes over the whole cause chain where the server sends them, by
 // legacy Neo4j status codes otherwise; the only message match is Neo4j's documented pruned

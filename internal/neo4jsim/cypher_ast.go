@@ -25,7 +25,8 @@ type callClause struct {
 	implicit bool // bare form without parentheses: arguments come from parameters of the same names
 	yield    []yieldItem
 	where    expr
-	pos      int // offset of the procedure name, for notifications
+	pos      int    // offset of the procedure name, for notifications
+	show     string // the filter of SHOW ... CONSTRAINTS (cypher_show.go); "" for CALL
 }
 
 // yieldItem binds procedure output column col (index into proc.columns) to a variable.

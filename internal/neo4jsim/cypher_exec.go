@@ -186,7 +186,12 @@ func (x *execCtx) callProc(c *callClause, in rowset) (rowset, error) {
 		if err != nil {
 			return out, err
 		}
-		tuples, err := x.procedureRows(c.proc, args)
+		var tuples [][]any
+		if c.proc.proc == procShowConstraints {
+			tuples = x.db.constraintRows(c.show)
+		} else {
+			tuples, err = x.procedureRows(c.proc, args)
+		}
 		if err != nil {
 			return out, err
 		}

@@ -241,6 +241,8 @@ func (p *parser) clause() (clause, *Error) {
 			return nil, err
 		}
 		return &createClause{patterns: pats}, nil
+	case p.keyword("SHOW"):
+		return p.show()
 	case p.keyword("MERGE"):
 		return p.merge()
 	case p.keyword("SET"):

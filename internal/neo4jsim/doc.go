@@ -99,6 +99,8 @@
 //	                              is Neo.ClientError.Schema.ConstraintValidationFailed
 //	CREATE CONSTRAINT             [name] [IF NOT EXISTS] FOR (v:L) | ()-[v:T]-() REQUIRE v.k | (v.k, ...)
 //	                              IS [NODE | RELATIONSHIP] KEY | IS UNIQUE; alone in its transaction
+//	SHOW CONSTRAINTS              SHOW [ALL | KEY | NODE KEY | RELATIONSHIP KEY | UNIQUE | NODE UNIQUE | RELATIONSHIP UNIQUE]
+//	                              CONSTRAINTS [YIELD ... [WHERE pred]], Neo4j's columns (cypher_show.go)
 //	Expressions                   literals, $params, lists, maps, v.k, list[i], map['k'], + - * / % ^, unary -,
 //	                              = <> < > <= >=, AND OR XOR NOT, IS [NOT] NULL, IN, STARTS WITH, ENDS WITH,
 //	                              CONTAINS, v:Label, CASE

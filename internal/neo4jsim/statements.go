@@ -15,11 +15,12 @@ import (
 type procedure int
 
 const (
-	procRows       procedure = iota // general executor: rows of values
-	procCurrent                     // db.cdc.current()
-	procEarliest                    // db.cdc.earliest()
-	procQuery                       // db.cdc.query(from, selectors)
-	procComponents                  // dbms.components(), for clients that check version and edition
+	procRows            procedure = iota // general executor: rows of values
+	procCurrent                          // db.cdc.current()
+	procEarliest                         // db.cdc.earliest()
+	procQuery                            // db.cdc.query(from, selectors)
+	procComponents                       // dbms.components(), for clients that check version and edition
+	procShowConstraints                  // SHOW ... CONSTRAINTS (cypher_show.go), general executor only
 )
 
 // procDef describes one callable procedure.
@@ -122,7 +123,7 @@ func fastPath(q *query) *statement {
 		return nil
 	}
 	call, ok := q.clauses[0].(*callClause)
-	if !ok || call.optional || call.where != nil || call.implicit && len(call.proc.params) > 0 {
+	if !ok || call.optional || call.where != nil || call.implicit && len(call.proc.params) > 0 || call.proc.proc == procShowConstraints {
 		return nil
 	}
 	st := &statement{proc: call.proc.proc, call: call}

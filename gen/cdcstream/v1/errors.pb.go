@@ -91,6 +91,12 @@ const (
 	// that was never issued by this database (forged, or from a database restored from an
 	// older backup). No Checkpoint ever certified it. Stop; restart from GetCursor per policy.
 	ErrorReason_CURSOR_IN_FUTURE ErrorReason = 17
+	// RESOURCE_EXHAUSTED (with RetryInfo): the server's limit of subscriptions taking a snapshot
+	// at once is reached. Retry the same request (with its snapshot_token, if any) with backoff.
+	ErrorReason_TOO_MANY_SNAPSHOTS ErrorReason = 18
+	// ABORTED (with RetryInfo): an entity of a snapshot chunk kept changing while it was read,
+	// on every re-read. Resume with the newest snapshot_token after the advised delay.
+	ErrorReason_SNAPSHOT_CONTENDED ErrorReason = 19
 )
 
 // Enum value maps for ErrorReason.
@@ -114,6 +120,8 @@ var (
 		15: "FUTURE_CURSOR",
 		16: "SEND_TIMEOUT",
 		17: "CURSOR_IN_FUTURE",
+		18: "TOO_MANY_SNAPSHOTS",
+		19: "SNAPSHOT_CONTENDED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -134,6 +142,8 @@ var (
 		"FUTURE_CURSOR":            15,
 		"SEND_TIMEOUT":             16,
 		"CURSOR_IN_FUTURE":         17,
+		"TOO_MANY_SNAPSHOTS":       18,
+		"SNAPSHOT_CONTENDED":       19,
 	}
 )
 
@@ -168,7 +178,7 @@ var File_cdcstream_v1_errors_proto protoreflect.FileDescriptor
 
 const file_cdcstream_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x19cdcstream/v1/errors.proto\x12\fcdcstream.v1*\x8e\x03\n" +
+	"\x19cdcstream/v1/errors.proto\x12\fcdcstream.v1*\xbe\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\x01\x12\x14\n" +
@@ -189,7 +199,9 @@ const file_cdcstream_v1_errors_proto_rawDesc = "" +
 	"\bINTERNAL\x10\x0e\x12\x11\n" +
 	"\rFUTURE_CURSOR\x10\x0f\x12\x10\n" +
 	"\fSEND_TIMEOUT\x10\x10\x12\x14\n" +
-	"\x10CURSOR_IN_FUTURE\x10\x11B=Z;github.com/cdcstream/cdcstream/gen/cdcstream/v1;cdcstreamv1b\x06proto3"
+	"\x10CURSOR_IN_FUTURE\x10\x11\x12\x16\n" +
+	"\x12TOO_MANY_SNAPSHOTS\x10\x12\x12\x16\n" +
+	"\x12SNAPSHOT_CONTENDED\x10\x13B=Z;github.com/cdcstream/cdcstream/gen/cdcstream/v1;cdcstreamv1b\x06proto3"
 
 var (
 	file_cdcstream_v1_errors_proto_rawDescOnce sync.Once

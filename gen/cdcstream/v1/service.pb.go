@@ -76,6 +76,118 @@ func (StartPosition) EnumDescriptor() ([]byte, []int) {
 	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{0}
 }
 
+// SnapshotMode says whether a Subscribe stream starts with the current state.
+type SnapshotMode int32
+
+const (
+	// Unspecified: treated as SNAPSHOT_MODE_NONE.
+	SnapshotMode_SNAPSHOT_MODE_UNSPECIFIED SnapshotMode = 0
+	// None: only changes, no snapshot (the behaviour of clients that do not know snapshots).
+	SnapshotMode_SNAPSHOT_MODE_NONE SnapshotMode = 1
+	// Initial then stream: the snapshot, then SnapshotEnd, then every change after
+	// SnapshotEnd.cursor, as a stream started from that cursor.
+	SnapshotMode_SNAPSHOT_MODE_INITIAL SnapshotMode = 2
+	// Snapshot only: the snapshot, then SnapshotEnd, then the stream ends with status OK. A later
+	// Subscribe from SnapshotEnd.cursor continues with the changes.
+	SnapshotMode_SNAPSHOT_MODE_ONLY SnapshotMode = 3
+)
+
+// Enum value maps for SnapshotMode.
+var (
+	SnapshotMode_name = map[int32]string{
+		0: "SNAPSHOT_MODE_UNSPECIFIED",
+		1: "SNAPSHOT_MODE_NONE",
+		2: "SNAPSHOT_MODE_INITIAL",
+		3: "SNAPSHOT_MODE_ONLY",
+	}
+	SnapshotMode_value = map[string]int32{
+		"SNAPSHOT_MODE_UNSPECIFIED": 0,
+		"SNAPSHOT_MODE_NONE":        1,
+		"SNAPSHOT_MODE_INITIAL":     2,
+		"SNAPSHOT_MODE_ONLY":        3,
+	}
+)
+
+func (x SnapshotMode) Enum() *SnapshotMode {
+	p := new(SnapshotMode)
+	*p = x
+	return p
+}
+
+func (x SnapshotMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SnapshotMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_cdcstream_v1_service_proto_enumTypes[1].Descriptor()
+}
+
+func (SnapshotMode) Type() protoreflect.EnumType {
+	return &file_cdcstream_v1_service_proto_enumTypes[1]
+}
+
+func (x SnapshotMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SnapshotMode.Descriptor instead.
+func (SnapshotMode) EnumDescriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{1}
+}
+
+// SnapshotPhase is the entity kind a snapshot reads.
+type SnapshotPhase int32
+
+const (
+	// Never sent.
+	SnapshotPhase_SNAPSHOT_PHASE_UNSPECIFIED SnapshotPhase = 0
+	// Nodes, read first, in element id order.
+	SnapshotPhase_SNAPSHOT_PHASE_NODES SnapshotPhase = 1
+	// Relationships, read after every node, in element id order.
+	SnapshotPhase_SNAPSHOT_PHASE_RELATIONSHIPS SnapshotPhase = 2
+)
+
+// Enum value maps for SnapshotPhase.
+var (
+	SnapshotPhase_name = map[int32]string{
+		0: "SNAPSHOT_PHASE_UNSPECIFIED",
+		1: "SNAPSHOT_PHASE_NODES",
+		2: "SNAPSHOT_PHASE_RELATIONSHIPS",
+	}
+	SnapshotPhase_value = map[string]int32{
+		"SNAPSHOT_PHASE_UNSPECIFIED":   0,
+		"SNAPSHOT_PHASE_NODES":         1,
+		"SNAPSHOT_PHASE_RELATIONSHIPS": 2,
+	}
+)
+
+func (x SnapshotPhase) Enum() *SnapshotPhase {
+	p := new(SnapshotPhase)
+	*p = x
+	return p
+}
+
+func (x SnapshotPhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SnapshotPhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_cdcstream_v1_service_proto_enumTypes[2].Descriptor()
+}
+
+func (SnapshotPhase) Type() protoreflect.EnumType {
+	return &file_cdcstream_v1_service_proto_enumTypes[2]
+}
+
+func (x SnapshotPhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SnapshotPhase.Descriptor instead.
+func (SnapshotPhase) EnumDescriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{2}
+}
+
 // SubscribeRequest starts a change stream.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -103,7 +215,19 @@ type SubscribeRequest struct {
 	// the selectors above in order, so selectors and patterns are OR-ed together and count against
 	// the same limits. A syntax error is INVALID_ARGUMENT with reason INVALID_SELECTOR and a
 	// BadRequest violation naming patterns[i] and the character position of the error.
-	Patterns      []string `protobuf:"bytes,30,rep,name=patterns,proto3" json:"patterns,omitempty"`
+	Patterns []string `protobuf:"bytes,30,rep,name=patterns,proto3" json:"patterns,omitempty"`
+	// Whether the stream starts with a snapshot of the current state of every node and
+	// relationship the selectors match (SnapshotRecord messages, a SnapshotProgress after each
+	// chunk, then one SnapshotEnd). Unset means SNAPSHOT_MODE_NONE. With a snapshot, start must be
+	// unset or START_POSITION_NOW: the live changes continue from SnapshotEnd.cursor, which the
+	// server chooses. Otherwise INVALID_ARGUMENT (reason INVALID_REQUEST).
+	Snapshot SnapshotMode `protobuf:"varint,20,opt,name=snapshot,proto3,enum=cdcstream.v1.SnapshotMode" json:"snapshot,omitempty"`
+	// Resume an interrupted snapshot after its last complete chunk: the token of the newest
+	// SnapshotProgress received, verbatim. Requires snapshot to be set, and the same database
+	// and selectors as the request that started the snapshot; otherwise INVALID_ARGUMENT
+	// (reason INVALID_CURSOR, field snapshot_token). Records of the chunks before the token are
+	// not sent again, and SnapshotEnd.cursor is the original snapshot's.
+	SnapshotToken string `protobuf:"bytes,21,opt,name=snapshot_token,json=snapshotToken,proto3" json:"snapshot_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -191,6 +315,20 @@ func (x *SubscribeRequest) GetPatterns() []string {
 	return nil
 }
 
+func (x *SubscribeRequest) GetSnapshot() SnapshotMode {
+	if x != nil {
+		return x.Snapshot
+	}
+	return SnapshotMode_SNAPSHOT_MODE_UNSPECIFIED
+}
+
+func (x *SubscribeRequest) GetSnapshotToken() string {
+	if x != nil {
+		return x.SnapshotToken
+	}
+	return ""
+}
+
 type isSubscribeRequest_Start interface {
 	isSubscribeRequest_Start()
 }
@@ -220,6 +358,9 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_Change
 	//	*SubscribeResponse_Checkpoint
 	//	*SubscribeResponse_ChangeFragment
+	//	*SubscribeResponse_SnapshotRecord
+	//	*SubscribeResponse_SnapshotProgress
+	//	*SubscribeResponse_SnapshotEnd
 	Message       isSubscribeResponse_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -289,6 +430,33 @@ func (x *SubscribeResponse) GetChangeFragment() *ChangeFragment {
 	return nil
 }
 
+func (x *SubscribeResponse) GetSnapshotRecord() *SnapshotRecord {
+	if x != nil {
+		if x, ok := x.Message.(*SubscribeResponse_SnapshotRecord); ok {
+			return x.SnapshotRecord
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetSnapshotProgress() *SnapshotProgress {
+	if x != nil {
+		if x, ok := x.Message.(*SubscribeResponse_SnapshotProgress); ok {
+			return x.SnapshotProgress
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetSnapshotEnd() *SnapshotEnd {
+	if x != nil {
+		if x, ok := x.Message.(*SubscribeResponse_SnapshotEnd); ok {
+			return x.SnapshotEnd
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Message interface {
 	isSubscribeResponse_Message()
 }
@@ -310,11 +478,34 @@ type SubscribeResponse_ChangeFragment struct {
 	ChangeFragment *ChangeFragment `protobuf:"bytes,3,opt,name=change_fragment,json=changeFragment,proto3,oneof"`
 }
 
+type SubscribeResponse_SnapshotRecord struct {
+	// The current state of one node or relationship, sent before SnapshotEnd when the
+	// request asked for a snapshot.
+	SnapshotRecord *SnapshotRecord `protobuf:"bytes,20,opt,name=snapshot_record,json=snapshotRecord,proto3,oneof"`
+}
+
+type SubscribeResponse_SnapshotProgress struct {
+	// The end of one snapshot chunk: every record before it was sent, and its token resumes
+	// the snapshot after it.
+	SnapshotProgress *SnapshotProgress `protobuf:"bytes,21,opt,name=snapshot_progress,json=snapshotProgress,proto3,oneof"`
+}
+
+type SubscribeResponse_SnapshotEnd struct {
+	// The end of the snapshot: the cursor the changes continue from.
+	SnapshotEnd *SnapshotEnd `protobuf:"bytes,22,opt,name=snapshot_end,json=snapshotEnd,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Change) isSubscribeResponse_Message() {}
 
 func (*SubscribeResponse_Checkpoint) isSubscribeResponse_Message() {}
 
 func (*SubscribeResponse_ChangeFragment) isSubscribeResponse_Message() {}
+
+func (*SubscribeResponse_SnapshotRecord) isSubscribeResponse_Message() {}
+
+func (*SubscribeResponse_SnapshotProgress) isSubscribeResponse_Message() {}
+
+func (*SubscribeResponse_SnapshotEnd) isSubscribeResponse_Message() {}
 
 // ChangeFragment is one piece of a ChangeEvent whose SubscribeResponse would exceed the
 // server's maximum message size (cdcstreamd --max-message-bytes, by default 4 MiB: the receive
@@ -432,6 +623,388 @@ func (x *ChangeFragment) GetCursor() *Cursor {
 	return nil
 }
 
+// SnapshotRecord is the state of one node or relationship, read in a window in which the log
+// shows no change to it (the DBLog watermark algorithm, docs/semantics.md "Snapshots"). Its
+// state is the entity's committed state at a point after SnapshotEnd.cursor; changes after
+// that cursor may therefore repeat what a record already holds. Apply records as upserts
+// keyed by element id, then the changes in order with set semantics, and the state equals the
+// graph's once the stream passed SnapshotEnd.consistent_cursor.
+type SnapshotRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entity.
+	//
+	// Types that are valid to be assigned to Entity:
+	//
+	//	*SnapshotRecord_Node
+	//	*SnapshotRecord_Relationship
+	Entity        isSnapshotRecord_Entity `protobuf_oneof:"entity"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotRecord) Reset() {
+	*x = SnapshotRecord{}
+	mi := &file_cdcstream_v1_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotRecord) ProtoMessage() {}
+
+func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_cdcstream_v1_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
+func (*SnapshotRecord) Descriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SnapshotRecord) GetEntity() isSnapshotRecord_Entity {
+	if x != nil {
+		return x.Entity
+	}
+	return nil
+}
+
+func (x *SnapshotRecord) GetNode() *NodeSnapshot {
+	if x != nil {
+		if x, ok := x.Entity.(*SnapshotRecord_Node); ok {
+			return x.Node
+		}
+	}
+	return nil
+}
+
+func (x *SnapshotRecord) GetRelationship() *RelationshipSnapshot {
+	if x != nil {
+		if x, ok := x.Entity.(*SnapshotRecord_Relationship); ok {
+			return x.Relationship
+		}
+	}
+	return nil
+}
+
+type isSnapshotRecord_Entity interface {
+	isSnapshotRecord_Entity()
+}
+
+type SnapshotRecord_Node struct {
+	// A node.
+	Node *NodeSnapshot `protobuf:"bytes,1,opt,name=node,proto3,oneof"`
+}
+
+type SnapshotRecord_Relationship struct {
+	// A relationship.
+	Relationship *RelationshipSnapshot `protobuf:"bytes,2,opt,name=relationship,proto3,oneof"`
+}
+
+func (*SnapshotRecord_Node) isSnapshotRecord_Entity() {}
+
+func (*SnapshotRecord_Relationship) isSnapshotRecord_Entity() {}
+
+// NodeSnapshot is a node's current state, with the fields of a NodeEvent that creates it.
+type NodeSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's Neo4j element id.
+	ElementId string `protobuf:"bytes,1,opt,name=element_id,json=elementId,proto3" json:"element_id,omitempty"`
+	// Label to the node's key property values, for labels with key constraints (as NodeEvent.keys).
+	Keys map[string]*LabelKeys `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The node's labels and every property (as the after state of a create).
+	State         *NodeState `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeSnapshot) Reset() {
+	*x = NodeSnapshot{}
+	mi := &file_cdcstream_v1_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeSnapshot) ProtoMessage() {}
+
+func (x *NodeSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_cdcstream_v1_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeSnapshot.ProtoReflect.Descriptor instead.
+func (*NodeSnapshot) Descriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NodeSnapshot) GetElementId() string {
+	if x != nil {
+		return x.ElementId
+	}
+	return ""
+}
+
+func (x *NodeSnapshot) GetKeys() map[string]*LabelKeys {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *NodeSnapshot) GetState() *NodeState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// RelationshipSnapshot is a relationship's current state, with the fields of a
+// RelationshipEvent that creates it.
+type RelationshipSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The relationship's Neo4j element id.
+	ElementId string `protobuf:"bytes,1,opt,name=element_id,json=elementId,proto3" json:"element_id,omitempty"`
+	// The relationship type.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// The start (source) node.
+	Start *NodeRef `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
+	// The end (target) node.
+	End *NodeRef `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
+	// The relationship's key property values, one per key constraint on its type.
+	Keys []*EntityKey `protobuf:"bytes,5,rep,name=keys,proto3" json:"keys,omitempty"`
+	// Every property (as the after state of a create).
+	State         *RelationshipState `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelationshipSnapshot) Reset() {
+	*x = RelationshipSnapshot{}
+	mi := &file_cdcstream_v1_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelationshipSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelationshipSnapshot) ProtoMessage() {}
+
+func (x *RelationshipSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_cdcstream_v1_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelationshipSnapshot.ProtoReflect.Descriptor instead.
+func (*RelationshipSnapshot) Descriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RelationshipSnapshot) GetElementId() string {
+	if x != nil {
+		return x.ElementId
+	}
+	return ""
+}
+
+func (x *RelationshipSnapshot) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *RelationshipSnapshot) GetStart() *NodeRef {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *RelationshipSnapshot) GetEnd() *NodeRef {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *RelationshipSnapshot) GetKeys() []*EntityKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *RelationshipSnapshot) GetState() *RelationshipState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// SnapshotProgress ends one chunk of a snapshot.
+type SnapshotProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Opaque; pass it as SubscribeRequest.snapshot_token to resume the snapshot after this
+	// chunk. Valid as long as the snapshot's start cursor (SnapshotEnd.cursor, also inside the
+	// token) is retained by Neo4j.
+	SnapshotToken string `protobuf:"bytes,1,opt,name=snapshot_token,json=snapshotToken,proto3" json:"snapshot_token,omitempty"`
+	// Records sent by this snapshot so far, counting those of earlier streams it resumed.
+	RecordsSent int64 `protobuf:"varint,2,opt,name=records_sent,json=recordsSent,proto3" json:"records_sent,omitempty"`
+	// What the snapshot was reading when the chunk ended.
+	Phase         SnapshotPhase `protobuf:"varint,3,opt,name=phase,proto3,enum=cdcstream.v1.SnapshotPhase" json:"phase,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotProgress) Reset() {
+	*x = SnapshotProgress{}
+	mi := &file_cdcstream_v1_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotProgress) ProtoMessage() {}
+
+func (x *SnapshotProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_cdcstream_v1_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotProgress.ProtoReflect.Descriptor instead.
+func (*SnapshotProgress) Descriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SnapshotProgress) GetSnapshotToken() string {
+	if x != nil {
+		return x.SnapshotToken
+	}
+	return ""
+}
+
+func (x *SnapshotProgress) GetRecordsSent() int64 {
+	if x != nil {
+		return x.RecordsSent
+	}
+	return 0
+}
+
+func (x *SnapshotProgress) GetPhase() SnapshotPhase {
+	if x != nil {
+		return x.Phase
+	}
+	return SnapshotPhase_SNAPSHOT_PHASE_UNSPECIFIED
+}
+
+// SnapshotEnd follows the last SnapshotRecord.
+type SnapshotEnd struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes continue strictly after this cursor (the log position read before the first
+	// chunk); store it like a Checkpoint's cursor. With SNAPSHOT_MODE_INITIAL the same stream
+	// continues from it.
+	Cursor *Cursor `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Once the stream has passed this cursor (the log position read after the last chunk), the
+	// snapshot plus the changes equal the graph; before it a consumer's state may mix older and
+	// newer values of an entity.
+	ConsistentCursor *Cursor `protobuf:"bytes,2,opt,name=consistent_cursor,json=consistentCursor,proto3" json:"consistent_cursor,omitempty"`
+	// Records sent by the whole snapshot, counting those of earlier streams it resumed.
+	RecordsSent   int64 `protobuf:"varint,3,opt,name=records_sent,json=recordsSent,proto3" json:"records_sent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotEnd) Reset() {
+	*x = SnapshotEnd{}
+	mi := &file_cdcstream_v1_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotEnd) ProtoMessage() {}
+
+func (x *SnapshotEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_cdcstream_v1_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotEnd.ProtoReflect.Descriptor instead.
+func (*SnapshotEnd) Descriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SnapshotEnd) GetCursor() *Cursor {
+	if x != nil {
+		return x.Cursor
+	}
+	return nil
+}
+
+func (x *SnapshotEnd) GetConsistentCursor() *Cursor {
+	if x != nil {
+		return x.ConsistentCursor
+	}
+	return nil
+}
+
+func (x *SnapshotEnd) GetRecordsSent() int64 {
+	if x != nil {
+		return x.RecordsSent
+	}
+	return 0
+}
+
 // Checkpoint tells a client that every matching change up to cursor has been sent, so it can
 // store the cursor even when no change matched for a long time.
 type Checkpoint struct {
@@ -446,7 +1019,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[3]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +1031,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[3]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +1044,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{3}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Checkpoint) GetCursor() *Cursor {
@@ -502,7 +1075,7 @@ type GetCursorRequest struct {
 
 func (x *GetCursorRequest) Reset() {
 	*x = GetCursorRequest{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[4]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -514,7 +1087,7 @@ func (x *GetCursorRequest) String() string {
 func (*GetCursorRequest) ProtoMessage() {}
 
 func (x *GetCursorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[4]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -527,7 +1100,7 @@ func (x *GetCursorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCursorRequest.ProtoReflect.Descriptor instead.
 func (*GetCursorRequest) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{4}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCursorRequest) GetDatabase() string {
@@ -555,7 +1128,7 @@ type GetCursorResponse struct {
 
 func (x *GetCursorResponse) Reset() {
 	*x = GetCursorResponse{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[5]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +1140,7 @@ func (x *GetCursorResponse) String() string {
 func (*GetCursorResponse) ProtoMessage() {}
 
 func (x *GetCursorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[5]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +1153,7 @@ func (x *GetCursorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCursorResponse.ProtoReflect.Descriptor instead.
 func (*GetCursorResponse) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{5}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetCursorResponse) GetCursor() *Cursor {
@@ -594,7 +1167,7 @@ var File_cdcstream_v1_service_proto protoreflect.FileDescriptor
 
 const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1acdcstream/v1/service.proto\x12\fcdcstream.v1\x1a\x19cdcstream/v1/change.proto\x1a\x19cdcstream/v1/cursor.proto\x1a\x1bcdcstream/v1/selector.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x02\n" +
+	"\x1acdcstream/v1/service.proto\x12\fcdcstream.v1\x1a\x19cdcstream/v1/change.proto\x1a\x19cdcstream/v1/cursor.proto\x1a\x1bcdcstream/v1/selector.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x03\n" +
 	"\x10SubscribeRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x127\n" +
 	"\vfrom_cursor\x18\x02 \x01(\v2\x14.cdcstream.v1.CursorH\x00R\n" +
@@ -602,14 +1175,19 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\bposition\x18\x03 \x01(\x0e2\x1b.cdcstream.v1.StartPositionH\x00R\bposition\x124\n" +
 	"\tselectors\x18\x04 \x03(\v2\x16.cdcstream.v1.SelectorR\tselectors\x12J\n" +
 	"\x13checkpoint_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x12checkpointInterval\x12\x1a\n" +
-	"\bpatterns\x18\x1e \x03(\tR\bpatternsB\a\n" +
-	"\x05start\"\xd8\x01\n" +
+	"\bpatterns\x18\x1e \x03(\tR\bpatterns\x126\n" +
+	"\bsnapshot\x18\x14 \x01(\x0e2\x1a.cdcstream.v1.SnapshotModeR\bsnapshot\x12%\n" +
+	"\x0esnapshot_token\x18\x15 \x01(\tR\rsnapshotTokenB\a\n" +
+	"\x05start\"\xb0\x03\n" +
 	"\x11SubscribeResponse\x123\n" +
 	"\x06change\x18\x01 \x01(\v2\x19.cdcstream.v1.ChangeEventH\x00R\x06change\x12:\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\v2\x18.cdcstream.v1.CheckpointH\x00R\n" +
 	"checkpoint\x12G\n" +
-	"\x0fchange_fragment\x18\x03 \x01(\v2\x1c.cdcstream.v1.ChangeFragmentH\x00R\x0echangeFragmentB\t\n" +
+	"\x0fchange_fragment\x18\x03 \x01(\v2\x1c.cdcstream.v1.ChangeFragmentH\x00R\x0echangeFragment\x12G\n" +
+	"\x0fsnapshot_record\x18\x14 \x01(\v2\x1c.cdcstream.v1.SnapshotRecordH\x00R\x0esnapshotRecord\x12M\n" +
+	"\x11snapshot_progress\x18\x15 \x01(\v2\x1e.cdcstream.v1.SnapshotProgressH\x00R\x10snapshotProgress\x12>\n" +
+	"\fsnapshot_end\x18\x16 \x01(\v2\x19.cdcstream.v1.SnapshotEndH\x00R\vsnapshotEndB\t\n" +
 	"\amessage\"\xc4\x01\n" +
 	"\x0eChangeFragment\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x14\n" +
@@ -619,7 +1197,35 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"total_size\x18\x04 \x01(\x04R\ttotalSize\x12\x13\n" +
 	"\x05tx_id\x18\x05 \x01(\x03R\x04txId\x12\x10\n" +
 	"\x03seq\x18\x06 \x01(\x03R\x03seq\x12,\n" +
-	"\x06cursor\x18\a \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\"w\n" +
+	"\x06cursor\x18\a \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\"\x96\x01\n" +
+	"\x0eSnapshotRecord\x120\n" +
+	"\x04node\x18\x01 \x01(\v2\x1a.cdcstream.v1.NodeSnapshotH\x00R\x04node\x12H\n" +
+	"\frelationship\x18\x02 \x01(\v2\".cdcstream.v1.RelationshipSnapshotH\x00R\frelationshipB\b\n" +
+	"\x06entity\"\xe8\x01\n" +
+	"\fNodeSnapshot\x12\x1d\n" +
+	"\n" +
+	"element_id\x18\x01 \x01(\tR\telementId\x128\n" +
+	"\x04keys\x18\x02 \x03(\v2$.cdcstream.v1.NodeSnapshot.KeysEntryR\x04keys\x12-\n" +
+	"\x05state\x18\x03 \x01(\v2\x17.cdcstream.v1.NodeStateR\x05state\x1aP\n" +
+	"\tKeysEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
+	"\x05value\x18\x02 \x01(\v2\x17.cdcstream.v1.LabelKeysR\x05value:\x028\x01\"\x83\x02\n" +
+	"\x14RelationshipSnapshot\x12\x1d\n" +
+	"\n" +
+	"element_id\x18\x01 \x01(\tR\telementId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12+\n" +
+	"\x05start\x18\x03 \x01(\v2\x15.cdcstream.v1.NodeRefR\x05start\x12'\n" +
+	"\x03end\x18\x04 \x01(\v2\x15.cdcstream.v1.NodeRefR\x03end\x12+\n" +
+	"\x04keys\x18\x05 \x03(\v2\x17.cdcstream.v1.EntityKeyR\x04keys\x125\n" +
+	"\x05state\x18\x06 \x01(\v2\x1f.cdcstream.v1.RelationshipStateR\x05state\"\x8f\x01\n" +
+	"\x10SnapshotProgress\x12%\n" +
+	"\x0esnapshot_token\x18\x01 \x01(\tR\rsnapshotToken\x12!\n" +
+	"\frecords_sent\x18\x02 \x01(\x03R\vrecordsSent\x121\n" +
+	"\x05phase\x18\x03 \x01(\x0e2\x1b.cdcstream.v1.SnapshotPhaseR\x05phase\"\xa1\x01\n" +
+	"\vSnapshotEnd\x12,\n" +
+	"\x06cursor\x18\x01 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\x12A\n" +
+	"\x11consistent_cursor\x18\x02 \x01(\v2\x14.cdcstream.v1.CursorR\x10consistentCursor\x12!\n" +
+	"\frecords_sent\x18\x03 \x01(\x03R\vrecordsSent\"w\n" +
 	"\n" +
 	"Checkpoint\x12,\n" +
 	"\x06cursor\x18\x01 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\x12;\n" +
@@ -633,7 +1239,16 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\rStartPosition\x12\x1e\n" +
 	"\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12START_POSITION_NOW\x10\x01\x12\x1b\n" +
-	"\x17START_POSITION_EARLIEST\x10\x022\xb3\x01\n" +
+	"\x17START_POSITION_EARLIEST\x10\x02*x\n" +
+	"\fSnapshotMode\x12\x1d\n" +
+	"\x19SNAPSHOT_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12SNAPSHOT_MODE_NONE\x10\x01\x12\x19\n" +
+	"\x15SNAPSHOT_MODE_INITIAL\x10\x02\x12\x16\n" +
+	"\x12SNAPSHOT_MODE_ONLY\x10\x03*k\n" +
+	"\rSnapshotPhase\x12\x1e\n" +
+	"\x1aSNAPSHOT_PHASE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14SNAPSHOT_PHASE_NODES\x10\x01\x12 \n" +
+	"\x1cSNAPSHOT_PHASE_RELATIONSHIPS\x10\x022\xb3\x01\n" +
 	"\x13ChangeStreamService\x12N\n" +
 	"\tSubscribe\x12\x1e.cdcstream.v1.SubscribeRequest\x1a\x1f.cdcstream.v1.SubscribeResponse0\x01\x12L\n" +
 	"\tGetCursor\x12\x1e.cdcstream.v1.GetCursorRequest\x1a\x1f.cdcstream.v1.GetCursorResponseB=Z;github.com/cdcstream/cdcstream/gen/cdcstream/v1;cdcstreamv1b\x06proto3"
@@ -650,44 +1265,73 @@ func file_cdcstream_v1_service_proto_rawDescGZIP() []byte {
 	return file_cdcstream_v1_service_proto_rawDescData
 }
 
-var file_cdcstream_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cdcstream_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cdcstream_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_cdcstream_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_cdcstream_v1_service_proto_goTypes = []any{
 	(StartPosition)(0),            // 0: cdcstream.v1.StartPosition
-	(*SubscribeRequest)(nil),      // 1: cdcstream.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 2: cdcstream.v1.SubscribeResponse
-	(*ChangeFragment)(nil),        // 3: cdcstream.v1.ChangeFragment
-	(*Checkpoint)(nil),            // 4: cdcstream.v1.Checkpoint
-	(*GetCursorRequest)(nil),      // 5: cdcstream.v1.GetCursorRequest
-	(*GetCursorResponse)(nil),     // 6: cdcstream.v1.GetCursorResponse
-	(*Cursor)(nil),                // 7: cdcstream.v1.Cursor
-	(*Selector)(nil),              // 8: cdcstream.v1.Selector
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
-	(*ChangeEvent)(nil),           // 10: cdcstream.v1.ChangeEvent
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(SnapshotMode)(0),             // 1: cdcstream.v1.SnapshotMode
+	(SnapshotPhase)(0),            // 2: cdcstream.v1.SnapshotPhase
+	(*SubscribeRequest)(nil),      // 3: cdcstream.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 4: cdcstream.v1.SubscribeResponse
+	(*ChangeFragment)(nil),        // 5: cdcstream.v1.ChangeFragment
+	(*SnapshotRecord)(nil),        // 6: cdcstream.v1.SnapshotRecord
+	(*NodeSnapshot)(nil),          // 7: cdcstream.v1.NodeSnapshot
+	(*RelationshipSnapshot)(nil),  // 8: cdcstream.v1.RelationshipSnapshot
+	(*SnapshotProgress)(nil),      // 9: cdcstream.v1.SnapshotProgress
+	(*SnapshotEnd)(nil),           // 10: cdcstream.v1.SnapshotEnd
+	(*Checkpoint)(nil),            // 11: cdcstream.v1.Checkpoint
+	(*GetCursorRequest)(nil),      // 12: cdcstream.v1.GetCursorRequest
+	(*GetCursorResponse)(nil),     // 13: cdcstream.v1.GetCursorResponse
+	nil,                           // 14: cdcstream.v1.NodeSnapshot.KeysEntry
+	(*Cursor)(nil),                // 15: cdcstream.v1.Cursor
+	(*Selector)(nil),              // 16: cdcstream.v1.Selector
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*ChangeEvent)(nil),           // 18: cdcstream.v1.ChangeEvent
+	(*NodeState)(nil),             // 19: cdcstream.v1.NodeState
+	(*NodeRef)(nil),               // 20: cdcstream.v1.NodeRef
+	(*EntityKey)(nil),             // 21: cdcstream.v1.EntityKey
+	(*RelationshipState)(nil),     // 22: cdcstream.v1.RelationshipState
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*LabelKeys)(nil),             // 24: cdcstream.v1.LabelKeys
 }
 var file_cdcstream_v1_service_proto_depIdxs = []int32{
-	7,  // 0: cdcstream.v1.SubscribeRequest.from_cursor:type_name -> cdcstream.v1.Cursor
+	15, // 0: cdcstream.v1.SubscribeRequest.from_cursor:type_name -> cdcstream.v1.Cursor
 	0,  // 1: cdcstream.v1.SubscribeRequest.position:type_name -> cdcstream.v1.StartPosition
-	8,  // 2: cdcstream.v1.SubscribeRequest.selectors:type_name -> cdcstream.v1.Selector
-	9,  // 3: cdcstream.v1.SubscribeRequest.checkpoint_interval:type_name -> google.protobuf.Duration
-	10, // 4: cdcstream.v1.SubscribeResponse.change:type_name -> cdcstream.v1.ChangeEvent
-	4,  // 5: cdcstream.v1.SubscribeResponse.checkpoint:type_name -> cdcstream.v1.Checkpoint
-	3,  // 6: cdcstream.v1.SubscribeResponse.change_fragment:type_name -> cdcstream.v1.ChangeFragment
-	7,  // 7: cdcstream.v1.ChangeFragment.cursor:type_name -> cdcstream.v1.Cursor
-	7,  // 8: cdcstream.v1.Checkpoint.cursor:type_name -> cdcstream.v1.Cursor
-	11, // 9: cdcstream.v1.Checkpoint.server_time:type_name -> google.protobuf.Timestamp
-	0,  // 10: cdcstream.v1.GetCursorRequest.position:type_name -> cdcstream.v1.StartPosition
-	7,  // 11: cdcstream.v1.GetCursorResponse.cursor:type_name -> cdcstream.v1.Cursor
-	1,  // 12: cdcstream.v1.ChangeStreamService.Subscribe:input_type -> cdcstream.v1.SubscribeRequest
-	5,  // 13: cdcstream.v1.ChangeStreamService.GetCursor:input_type -> cdcstream.v1.GetCursorRequest
-	2,  // 14: cdcstream.v1.ChangeStreamService.Subscribe:output_type -> cdcstream.v1.SubscribeResponse
-	6,  // 15: cdcstream.v1.ChangeStreamService.GetCursor:output_type -> cdcstream.v1.GetCursorResponse
-	14, // [14:16] is the sub-list for method output_type
-	12, // [12:14] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	16, // 2: cdcstream.v1.SubscribeRequest.selectors:type_name -> cdcstream.v1.Selector
+	17, // 3: cdcstream.v1.SubscribeRequest.checkpoint_interval:type_name -> google.protobuf.Duration
+	1,  // 4: cdcstream.v1.SubscribeRequest.snapshot:type_name -> cdcstream.v1.SnapshotMode
+	18, // 5: cdcstream.v1.SubscribeResponse.change:type_name -> cdcstream.v1.ChangeEvent
+	11, // 6: cdcstream.v1.SubscribeResponse.checkpoint:type_name -> cdcstream.v1.Checkpoint
+	5,  // 7: cdcstream.v1.SubscribeResponse.change_fragment:type_name -> cdcstream.v1.ChangeFragment
+	6,  // 8: cdcstream.v1.SubscribeResponse.snapshot_record:type_name -> cdcstream.v1.SnapshotRecord
+	9,  // 9: cdcstream.v1.SubscribeResponse.snapshot_progress:type_name -> cdcstream.v1.SnapshotProgress
+	10, // 10: cdcstream.v1.SubscribeResponse.snapshot_end:type_name -> cdcstream.v1.SnapshotEnd
+	15, // 11: cdcstream.v1.ChangeFragment.cursor:type_name -> cdcstream.v1.Cursor
+	7,  // 12: cdcstream.v1.SnapshotRecord.node:type_name -> cdcstream.v1.NodeSnapshot
+	8,  // 13: cdcstream.v1.SnapshotRecord.relationship:type_name -> cdcstream.v1.RelationshipSnapshot
+	14, // 14: cdcstream.v1.NodeSnapshot.keys:type_name -> cdcstream.v1.NodeSnapshot.KeysEntry
+	19, // 15: cdcstream.v1.NodeSnapshot.state:type_name -> cdcstream.v1.NodeState
+	20, // 16: cdcstream.v1.RelationshipSnapshot.start:type_name -> cdcstream.v1.NodeRef
+	20, // 17: cdcstream.v1.RelationshipSnapshot.end:type_name -> cdcstream.v1.NodeRef
+	21, // 18: cdcstream.v1.RelationshipSnapshot.keys:type_name -> cdcstream.v1.EntityKey
+	22, // 19: cdcstream.v1.RelationshipSnapshot.state:type_name -> cdcstream.v1.RelationshipState
+	2,  // 20: cdcstream.v1.SnapshotProgress.phase:type_name -> cdcstream.v1.SnapshotPhase
+	15, // 21: cdcstream.v1.SnapshotEnd.cursor:type_name -> cdcstream.v1.Cursor
+	15, // 22: cdcstream.v1.SnapshotEnd.consistent_cursor:type_name -> cdcstream.v1.Cursor
+	15, // 23: cdcstream.v1.Checkpoint.cursor:type_name -> cdcstream.v1.Cursor
+	23, // 24: cdcstream.v1.Checkpoint.server_time:type_name -> google.protobuf.Timestamp
+	0,  // 25: cdcstream.v1.GetCursorRequest.position:type_name -> cdcstream.v1.StartPosition
+	15, // 26: cdcstream.v1.GetCursorResponse.cursor:type_name -> cdcstream.v1.Cursor
+	24, // 27: cdcstream.v1.NodeSnapshot.KeysEntry.value:type_name -> cdcstream.v1.LabelKeys
+	3,  // 28: cdcstream.v1.ChangeStreamService.Subscribe:input_type -> cdcstream.v1.SubscribeRequest
+	12, // 29: cdcstream.v1.ChangeStreamService.GetCursor:input_type -> cdcstream.v1.GetCursorRequest
+	4,  // 30: cdcstream.v1.ChangeStreamService.Subscribe:output_type -> cdcstream.v1.SubscribeResponse
+	13, // 31: cdcstream.v1.ChangeStreamService.GetCursor:output_type -> cdcstream.v1.GetCursorResponse
+	30, // [30:32] is the sub-list for method output_type
+	28, // [28:30] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_cdcstream_v1_service_proto_init() }
@@ -706,14 +1350,21 @@ func file_cdcstream_v1_service_proto_init() {
 		(*SubscribeResponse_Change)(nil),
 		(*SubscribeResponse_Checkpoint)(nil),
 		(*SubscribeResponse_ChangeFragment)(nil),
+		(*SubscribeResponse_SnapshotRecord)(nil),
+		(*SubscribeResponse_SnapshotProgress)(nil),
+		(*SubscribeResponse_SnapshotEnd)(nil),
+	}
+	file_cdcstream_v1_service_proto_msgTypes[3].OneofWrappers = []any{
+		(*SnapshotRecord_Node)(nil),
+		(*SnapshotRecord_Relationship)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cdcstream_v1_service_proto_rawDesc), len(file_cdcstream_v1_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   6,
+			NumEnums:      3,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

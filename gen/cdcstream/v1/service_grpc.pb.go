@@ -49,6 +49,8 @@ type ChangeStreamServiceClient interface {
 	// Subscribe streams the changes of one database that match the selectors, starting strictly
 	// after the start position, interleaved with checkpoints while nothing matches. The stream
 	// runs until the client cancels it or an error ends it; resume from the newest cursor seen.
+	// With SubscribeRequest.snapshot set it first sends the current state (SnapshotRecord,
+	// SnapshotProgress, SnapshotEnd), then the changes after SnapshotEnd.cursor.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
 	// GetCursor returns a cursor for the current head or the earliest retained change of a
 	// database, to be stored and used later as SubscribeRequest.from_cursor.
@@ -118,6 +120,8 @@ type ChangeStreamServiceServer interface {
 	// Subscribe streams the changes of one database that match the selectors, starting strictly
 	// after the start position, interleaved with checkpoints while nothing matches. The stream
 	// runs until the client cancels it or an error ends it; resume from the newest cursor seen.
+	// With SubscribeRequest.snapshot set it first sends the current state (SnapshotRecord,
+	// SnapshotProgress, SnapshotEnd), then the changes after SnapshotEnd.cursor.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
 	// GetCursor returns a cursor for the current head or the earliest retained change of a
 	// database, to be stored and used later as SubscribeRequest.from_cursor.
