@@ -50,7 +50,10 @@ func TestSpansPerRPCAndPoll(t *testing.T) {
 	}
 	fake := servertest.NewFakeSource("neo4j")
 	fake.Commit("neo4j", 3)
-	svc, err := server.New(tracing.TraceSource(fake, tr.TracerProvider()), server.WithPollInterval(time.Millisecond))
+	// Per-subscription polls, so that they are children of their Subscribe span. With the
+	// shared tail, one read serves every stream of a database: its poll spans are roots.
+	svc, err := server.New(tracing.TraceSource(fake, tr.TracerProvider()), server.WithPollInterval(time.Millisecond),
+		server.WithSharedTail(false))
 	if err != nil {
 		t.Fatal(err)
 	}
