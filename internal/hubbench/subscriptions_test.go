@@ -72,13 +72,17 @@ func watchRSS(tb testing.TB, d *daemon, window time.Duration) (peak int64, cut b
 	return peak, false
 }
 
-// baseline holds the figures of BenchmarkActiveSubscriptions/subs=1, for the ratios of the
-// larger runs in the same invocation.
-var baseline struct {
-	mu         sync.Mutex // guards the fields
-	set        bool
+// baselineFigures are the figures of BenchmarkActiveSubscriptions/tail=X/subs=1, for the
+// ratios of the larger runs of the same mode in the same invocation.
+type baselineFigures struct {
 	statements float64 // Neo4j statements/s
 	rss        int64   // bytes
+}
+
+// baselines holds the subs=1 figures by shared-tail mode ("on", "off").
+var baselines struct {
+	mu sync.Mutex // guards m
+	m  map[string]baselineFigures
 }
 
 // BenchmarkActiveSubscriptions measures what active subscriptions with distinct selectors
@@ -87,14 +91,22 @@ var baseline struct {
 // cdcstreamd's /metrics), cdcstreamd's RSS (VmRSS) and heap in use (go_memstats_heap_inuse_bytes)
 // at the end of the window (and RSS's peak during it), and changes delivered/s. After subs=1 has run in the same
 // invocation, the larger runs also report statements ÷ subs=1 and MiB per subscription
-// beyond subs=1 (per subscription opened). cdcstreamd runs with its default flags (poll interval 500ms).
+// beyond subs=1 (per subscription opened). cdcstreamd runs with its default flags (poll interval
+// 500ms), with the shared tail (tail=on, the default) and without it (tail=off,
+// --shared-tail=false: every subscription polls Neo4j with its selectors), side by side.
 func BenchmarkActiveSubscriptions(b *testing.B) {
+	for _, mode := range []string{"on", "off"} {
+		b.Run("tail="+mode, func(b *testing.B) { activeSubscriptions(b, mode) })
+	}
+}
+
+func activeSubscriptions(b *testing.B, mode string) {
 	for _, subs := range []int{1, 200, 2000} {
 		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
 			s := startSim(b)
 			s.preload(b, 100) // a history, as --demo-preload gives
 			s.runWorkload(b, demoRate)
-			d := startDaemon(b, s.srv.BoltURI(), subs)
+			d := startDaemon(b, s.srv.BoltURI(), subs, "--shared-tail="+map[string]string{"on": "true", "off": "false"}[mode])
 			f := openFleet(b, d, subs, fromNow, true, true, 0, nil)
 			// Settle, watching RSS already: past maxRSS the window below ends at its first sample.
 			if _, cut := watchRSS(b, d, subsWarmup); cut {
@@ -131,14 +143,18 @@ func BenchmarkActiveSubscriptions(b *testing.B) {
 				}
 				b.Logf("cdcstreamd's first error lines:\n%s", firstErrors(d.d.Log.String(), 5))
 			}
-			baseline.mu.Lock()
-			defer baseline.mu.Unlock()
+			baselines.mu.Lock()
+			defer baselines.mu.Unlock()
+			if baselines.m == nil {
+				baselines.m = map[string]baselineFigures{}
+			}
+			base, ok := baselines.m[mode]
 			switch {
 			case subs == 1:
-				baseline.set, baseline.statements, baseline.rss = true, statements, rss
-			case baseline.set:
-				b.ReportMetric(statements/baseline.statements, "statements-x-subs=1")
-				b.ReportMetric(float64(rss-baseline.rss)/float64(max(1, f.live-1))/(1<<20), "MiB/sub")
+				baselines.m[mode] = baselineFigures{statements: statements, rss: rss}
+			case ok:
+				b.ReportMetric(statements/base.statements, "statements-x-subs=1")
+				b.ReportMetric(float64(rss-base.rss)/float64(max(1, f.live-1))/(1<<10), "KiB/sub")
 			default:
 				b.Log("run subs=1 in the same invocation for the ratios to one subscription")
 			}
