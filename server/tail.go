@@ -129,12 +129,15 @@ func (t *tail) run(ctx context.Context, seed string) {
 func (t *tail) follow(ctx context.Context, cursor string) {
 	ts := t.tails
 	lastCurrent := cursor
+	// seenHead is the prober's head when the last poll began: a head the poll has read past.
+	seenHead := ""
 	pollNow := false
 	backoff := ts.opts.pollInterval
 	for {
-		if !pollNow && !t.waitHead(ctx, lastCurrent) {
+		if !pollNow && !t.waitHead(ctx, lastCurrent, seenHead) {
 			return
 		}
+		seenHead, _, _ = t.head.snapshot()
 		start := ts.opts.clock.Now()
 		b, err := ts.src.Poll(ctx, PollRequest{Database: t.database, From: cursor, Limit: ts.opts.batchLimit, Prepared: &t.prepared})
 		if ctx.Err() != nil {
@@ -205,15 +208,18 @@ func (t *tail) failed(ctx context.Context, err error, cursor, lastCurrent *strin
 	return true
 }
 
-// waitHead blocks until a poll is due: the prober knows a head other than lastCurrent, or it
-// does not know the head (then one poll interval). It returns false when ctx ended.
-func (t *tail) waitHead(ctx context.Context, lastCurrent string) bool {
+// waitHead blocks until a poll is due: the prober saw a head that is neither the current id
+// the last poll read (lastCurrent) nor the one it saw when that poll began (seenHead: the poll
+// read past it, and cursors do not compare, so only a newer probe says the head moved again),
+// or the prober does not know the head (then one poll interval). It returns false when ctx
+// ended.
+func (t *tail) waitHead(ctx context.Context, lastCurrent, seenHead string) bool {
 	for {
 		head, known, changed := t.head.snapshot()
 		if !known {
 			return t.sleep(ctx, t.tails.opts.pollInterval)
 		}
-		if head != lastCurrent {
+		if head != lastCurrent && head != seenHead {
 			return true
 		}
 		select {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -104,5 +105,30 @@ func TestTrailPausesForAStalledClient(t *testing.T) {
 		if got, want := m.GetChange().GetCursor().GetId(), servertest.ID(db, i+1); got != want {
 			t.Fatalf("message %d is %v, want change %s", i, m, want)
 		}
+	}
+}
+
+// TestTailPollsOncePerHeadMove: on a busy database every tail poll reads a current id newer
+// than the prober's last probe; the tail must still poll once per probe that saw the head
+// move, not again and again until the next probe.
+func TestTailPollsOncePerHeadMove(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	s := h.subscribe(now(), nil)
+	s.rec.wait(t, h.ctx, 1)
+	h.waitStats("a synced subscription", func(st server.Stats) bool { return st.Synced == 1 })
+	// Every poll finds one more commit after it: the head it reads is never the probe's.
+	h.src.SetHook(func(_ context.Context, m servertest.Method) error {
+		if m == servertest.MethodPoll {
+			h.src.Commit(db, 1)
+		}
+		return nil
+	})
+	h.src.Commit(db, 1)
+	h.clock.Advance(pollInterval) // one probe sees the head move
+	h.waitStats("the tail's poll", func(st server.Stats) bool { return st.TailPolls >= 1 })
+	time.Sleep(200 * time.Millisecond) // an observation window, not synchronisation
+	if got := h.srv.Stats().TailPolls; got != 1 {
+		t.Fatalf("%d tail polls after one probe saw the head move, want 1", got)
 	}
 }
