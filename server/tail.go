@@ -138,19 +138,10 @@ func (t *tail) follow(ctx context.Context, cursor string) {
 			return
 		}
 		seenHead, _, _ = t.head.snapshot()
-		start := ts.opts.clock.Now()
-		b, err := ts.src.Poll(ctx, PollRequest{Database: t.database, From: cursor, Limit: ts.opts.batchLimit, Prepared: &t.prepared})
+		b, es, err := ts.read(ctx, t.database, cursor, &t.prepared)
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil {
-			err = checkBatch(b, t.database)
-		}
-		var es []*entry
-		if err == nil {
-			es, err = encodeBatch(b, ts.opts.maxMessageBytes)
-		}
-		ts.obs.TailPolled(t.database, len(b.Changes), ts.opts.clock.Now().Sub(start), err)
 		if err != nil {
 			if !t.failed(ctx, err, &cursor, &lastCurrent, &backoff) {
 				return
@@ -240,6 +231,24 @@ func (t *tail) sleep(ctx context.Context, d time.Duration) bool {
 	case <-tm.C():
 		return true
 	}
+}
+
+// read is one shared read of database's log (the tail's or a trail's): a poll from cursor
+// without selectors, its changes checked and encoded once, observed as a tail poll.
+func (ts *tails) read(ctx context.Context, database, cursor string, prepared *Prepared) (Batch, []*entry, error) {
+	start := ts.opts.clock.Now()
+	b, err := ts.src.Poll(ctx, PollRequest{Database: database, From: cursor, Limit: ts.opts.batchLimit, Prepared: prepared})
+	if err == nil {
+		err = checkBatch(b, database)
+	}
+	var es []*entry
+	if err == nil {
+		es, err = encodeBatch(b, ts.opts.maxMessageBytes)
+	}
+	if ctx.Err() == nil {
+		ts.obs.TailPolled(database, len(b.Changes), ts.opts.clock.Now().Sub(start), err)
+	}
+	return b, es, err
 }
 
 // checkBatch rejects changes without a cursor id and fills in the database of their cursors.

@@ -114,19 +114,10 @@ func (t *trail) run(ctx context.Context, cursor string) {
 			case <-moved:
 			}
 		}
-		start := ts.opts.clock.Now()
-		b, err := ts.src.Poll(ctx, PollRequest{Database: t.database, From: cursor, Limit: ts.opts.batchLimit, Prepared: &t.prepared})
+		b, es, err := ts.read(ctx, t.database, cursor, &t.prepared)
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil {
-			err = checkBatch(b, t.database)
-		}
-		var es []*entry
-		if err == nil {
-			es, err = encodeBatch(b, ts.opts.maxMessageBytes)
-		}
-		ts.obs.TailPolled(t.database, len(b.Changes), ts.opts.clock.Now().Sub(start), err)
 		if errors.Is(err, ErrFutureCursor) {
 			// A lagging member: the readers fall back to their own polls, which retry it.
 			err = errTrailEnded

@@ -60,6 +60,10 @@ func (s *Source) ReadSnapshot(ctx context.Context, req server.SnapshotRequest) (
 		}
 		params = map[string]any{"ids": ids}
 	}
+	match, err := server.NewMatcher(req.Selectors)
+	if err != nil {
+		return server.SnapshotChunk{}, err
+	}
 	res, err := s.execute(ctx, database, func(tx neo4j.ManagedTransaction) (any, error) {
 		keys, err := readKeyConstraints(ctx, tx)
 		if err != nil {
@@ -98,7 +102,7 @@ func (s *Source) ReadSnapshot(ctx context.Context, req server.SnapshotRequest) (
 			if id := recordElementID(sr); id > chunk.Last {
 				chunk.Last = id
 			}
-			if matchesAny(sr, req.Selectors) {
+			if _, ok := match.Match(asCreate(sr)); ok {
 				chunk.Records = append(chunk.Records, sr)
 			}
 		}
