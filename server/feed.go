@@ -121,7 +121,7 @@ func (p *poller) readWindow(ctx context.Context, win *window, pos uint64, cursor
 		var out []change
 		for _, e := range r.entries {
 			idx, ok := p.match.Match(e.ev)
-			if !ok {
+			if !ok || p.excluded(e.ev) {
 				continue
 			}
 			c := change{ev: e.ev, enc: e.msgs}

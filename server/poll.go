@@ -63,6 +63,8 @@ type poller struct {
 	startSynced bool
 	// budget bounds the bytes of batches read by per-subscription polls and not yet sent.
 	budget *budget
+	// exclude matches the changes origin exclusion drops (exclude_tx_metadata); nil: none.
+	exclude *Matcher
 	// proj holds the projections of the subscription's selectors (nil: none projects); the
 	// first selector match reports decides (projection.go).
 	proj projections
@@ -133,13 +135,26 @@ func (p *poller) loop(ctx context.Context, cursor string, atHead bool) error {
 	}
 }
 
+// excluded reports whether origin exclusion drops ev (its transaction's metadata holds every
+// exclude_tx_metadata entry).
+func (p *poller) excluded(ev *cdcstreamv1.ChangeEvent) bool {
+	if p.exclude == nil {
+		return false
+	}
+	_, ok := p.exclude.Match(ev)
+	return ok
+}
+
 // own is the hand-off of changes this subscription read itself: encoded here, so that the
 // poller encodes the next batch while the sender sends this one, and counted in the in-flight
 // budget until the sender sent them.
 func (p *poller) own(changes []*cdcstreamv1.ChangeEvent, position string) (pollResult, error) {
-	r := pollResult{changes: make([]change, len(changes)), position: position}
+	r := pollResult{changes: make([]change, 0, len(changes)), position: position}
 	var bytes int64
-	for i, ev := range changes {
+	for _, ev := range changes {
+		if p.excluded(ev) {
+			continue
+		}
 		if p.proj != nil {
 			if idx, ok := p.match.Match(ev); ok {
 				ev = p.proj.projectFor(ev, idx)
@@ -149,7 +164,7 @@ func (p *poller) own(changes []*cdcstreamv1.ChangeEvent, position string) (pollR
 		if err != nil {
 			return pollResult{}, err
 		}
-		r.changes[i] = change{ev: ev, enc: e.msgs}
+		r.changes = append(r.changes, change{ev: ev, enc: e.msgs})
 		bytes += int64(e.size)
 	}
 	if bytes > 0 {

@@ -82,6 +82,16 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) erro
 	if atHead {
 		seed = cursor
 	}
+	if p.exclude != nil {
+		ex, err := NewMatcher([]*cdcstreamv1.Selector{excludeSelector(p.exclude)})
+		if err != nil {
+			if pl.tail != nil {
+				s.tails.release(pl.tail)
+			}
+			return err
+		}
+		pl.exclude = ex
+	}
 	pl.proj = newProjections(p.selectors)
 	if s.tails != nil || pl.proj != nil {
 		m, err := NewMatcher(p.selectors)

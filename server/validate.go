@@ -74,6 +74,9 @@ type subscribeParams struct {
 	// (snapshot_token.go).
 	snapshot snapshotMode
 	token    *snapshotToken
+	// exclude is exclude_tx_metadata (nil: none): changes of transactions whose metadata
+	// contains these entries are not sent (origin exclusion).
+	exclude map[string]*cdcstreamv1.Value
 }
 
 // violations collects field violations; the first one decides the ErrorInfo reason.
@@ -233,7 +236,21 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 		p.selectors = appendPatterns(sels, size, pats, o, &vs)
 	}
 	validateSnapshot(req, &p, &vs)
+	if ex := req.GetExcludeTxMetadata(); len(ex) > 0 {
+		validateValueMap("exclude_tx_metadata", ex, false, &vs)
+		if n := proto.Size(excludeSelector(ex)); n > o.maxSelectorBytes {
+			vs.add(cdcstreamv1.ErrorReason_INVALID_SELECTOR, "exclude_tx_metadata",
+				"%d bytes encoded, more than the %d allowed for selectors", n, o.maxSelectorBytes)
+		}
+		p.exclude = ex
+	}
 	return p, vs.err()
+}
+
+// excludeSelector is the selector that matches the changes exclude_tx_metadata m excludes:
+// the tx_metadata subset rule, evaluated by Matcher like every selector.
+func excludeSelector(m map[string]*cdcstreamv1.Value) *cdcstreamv1.Selector {
+	return &cdcstreamv1.Selector{Kind: &cdcstreamv1.Selector_Entity{Entity: &cdcstreamv1.EntitySelector{TxMetadata: m}}}
 }
 
 // validateGetCursor checks req and returns the database and whether the earliest cursor is

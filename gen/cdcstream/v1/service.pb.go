@@ -216,6 +216,16 @@ type SubscribeRequest struct {
 	// the same limits. A syntax error is INVALID_ARGUMENT with reason INVALID_SELECTOR and a
 	// BadRequest violation naming patterns[i] and the character position of the error.
 	Patterns []string `protobuf:"bytes,30,rep,name=patterns,proto3" json:"patterns,omitempty"`
+	// Origin exclusion: a change is not sent when its transaction's metadata contains every one
+	// of these entries with an equal value (the subset rule of tx_metadata in selectors), whatever
+	// the selectors match. For bidirectional sync: tag the transactions of your own writer (for
+	// example {"origin": "sync"}, set as transaction metadata by its Neo4j driver) and exclude
+	// them here, so that its writes do not come back to it. Neo4j's selectors only match
+	// positively, so the server evaluates this itself; the stream's cursor and checkpoints still
+	// move past excluded changes. Values are checked as tx_metadata values are (INVALID_ARGUMENT,
+	// reason INVALID_SELECTOR, field exclude_tx_metadata["key"]); its encoded size counts against
+	// the selector size limit.
+	ExcludeTxMetadata map[string]*Value `protobuf:"bytes,40,rep,name=exclude_tx_metadata,json=excludeTxMetadata,proto3" json:"exclude_tx_metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Whether the stream starts with a snapshot of the current state of every node and
 	// relationship the selectors match (SnapshotRecord messages, a SnapshotProgress after each
 	// chunk, then one SnapshotEnd). Unset means SNAPSHOT_MODE_NONE. With a snapshot, start must be
@@ -311,6 +321,13 @@ func (x *SubscribeRequest) GetCheckpointInterval() *durationpb.Duration {
 func (x *SubscribeRequest) GetPatterns() []string {
 	if x != nil {
 		return x.Patterns
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetExcludeTxMetadata() map[string]*Value {
+	if x != nil {
+		return x.ExcludeTxMetadata
 	}
 	return nil
 }
@@ -1167,7 +1184,7 @@ var File_cdcstream_v1_service_proto protoreflect.FileDescriptor
 
 const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1acdcstream/v1/service.proto\x12\fcdcstream.v1\x1a\x19cdcstream/v1/change.proto\x1a\x19cdcstream/v1/cursor.proto\x1a\x1bcdcstream/v1/selector.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x03\n" +
+	"\x1acdcstream/v1/service.proto\x12\fcdcstream.v1\x1a\x19cdcstream/v1/change.proto\x1a\x19cdcstream/v1/cursor.proto\x1a\x1bcdcstream/v1/selector.proto\x1a\x18cdcstream/v1/value.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x04\n" +
 	"\x10SubscribeRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x127\n" +
 	"\vfrom_cursor\x18\x02 \x01(\v2\x14.cdcstream.v1.CursorH\x00R\n" +
@@ -1175,9 +1192,13 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\bposition\x18\x03 \x01(\x0e2\x1b.cdcstream.v1.StartPositionH\x00R\bposition\x124\n" +
 	"\tselectors\x18\x04 \x03(\v2\x16.cdcstream.v1.SelectorR\tselectors\x12J\n" +
 	"\x13checkpoint_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x12checkpointInterval\x12\x1a\n" +
-	"\bpatterns\x18\x1e \x03(\tR\bpatterns\x126\n" +
+	"\bpatterns\x18\x1e \x03(\tR\bpatterns\x12e\n" +
+	"\x13exclude_tx_metadata\x18( \x03(\v25.cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntryR\x11excludeTxMetadata\x126\n" +
 	"\bsnapshot\x18\x14 \x01(\x0e2\x1a.cdcstream.v1.SnapshotModeR\bsnapshot\x12%\n" +
-	"\x0esnapshot_token\x18\x15 \x01(\tR\rsnapshotTokenB\a\n" +
+	"\x0esnapshot_token\x18\x15 \x01(\tR\rsnapshotToken\x1aY\n" +
+	"\x16ExcludeTxMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
+	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01B\a\n" +
 	"\x05start\"\xb0\x03\n" +
 	"\x11SubscribeResponse\x123\n" +
 	"\x06change\x18\x01 \x01(\v2\x19.cdcstream.v1.ChangeEventH\x00R\x06change\x12:\n" +
@@ -1266,7 +1287,7 @@ func file_cdcstream_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_cdcstream_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cdcstream_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_cdcstream_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_cdcstream_v1_service_proto_goTypes = []any{
 	(StartPosition)(0),            // 0: cdcstream.v1.StartPosition
 	(SnapshotMode)(0),             // 1: cdcstream.v1.SnapshotMode
@@ -1282,56 +1303,60 @@ var file_cdcstream_v1_service_proto_goTypes = []any{
 	(*Checkpoint)(nil),            // 11: cdcstream.v1.Checkpoint
 	(*GetCursorRequest)(nil),      // 12: cdcstream.v1.GetCursorRequest
 	(*GetCursorResponse)(nil),     // 13: cdcstream.v1.GetCursorResponse
-	nil,                           // 14: cdcstream.v1.NodeSnapshot.KeysEntry
-	(*Cursor)(nil),                // 15: cdcstream.v1.Cursor
-	(*Selector)(nil),              // 16: cdcstream.v1.Selector
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(*ChangeEvent)(nil),           // 18: cdcstream.v1.ChangeEvent
-	(*NodeState)(nil),             // 19: cdcstream.v1.NodeState
-	(*NodeRef)(nil),               // 20: cdcstream.v1.NodeRef
-	(*EntityKey)(nil),             // 21: cdcstream.v1.EntityKey
-	(*RelationshipState)(nil),     // 22: cdcstream.v1.RelationshipState
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*LabelKeys)(nil),             // 24: cdcstream.v1.LabelKeys
+	nil,                           // 14: cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry
+	nil,                           // 15: cdcstream.v1.NodeSnapshot.KeysEntry
+	(*Cursor)(nil),                // 16: cdcstream.v1.Cursor
+	(*Selector)(nil),              // 17: cdcstream.v1.Selector
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(*ChangeEvent)(nil),           // 19: cdcstream.v1.ChangeEvent
+	(*NodeState)(nil),             // 20: cdcstream.v1.NodeState
+	(*NodeRef)(nil),               // 21: cdcstream.v1.NodeRef
+	(*EntityKey)(nil),             // 22: cdcstream.v1.EntityKey
+	(*RelationshipState)(nil),     // 23: cdcstream.v1.RelationshipState
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*Value)(nil),                 // 25: cdcstream.v1.Value
+	(*LabelKeys)(nil),             // 26: cdcstream.v1.LabelKeys
 }
 var file_cdcstream_v1_service_proto_depIdxs = []int32{
-	15, // 0: cdcstream.v1.SubscribeRequest.from_cursor:type_name -> cdcstream.v1.Cursor
+	16, // 0: cdcstream.v1.SubscribeRequest.from_cursor:type_name -> cdcstream.v1.Cursor
 	0,  // 1: cdcstream.v1.SubscribeRequest.position:type_name -> cdcstream.v1.StartPosition
-	16, // 2: cdcstream.v1.SubscribeRequest.selectors:type_name -> cdcstream.v1.Selector
-	17, // 3: cdcstream.v1.SubscribeRequest.checkpoint_interval:type_name -> google.protobuf.Duration
-	1,  // 4: cdcstream.v1.SubscribeRequest.snapshot:type_name -> cdcstream.v1.SnapshotMode
-	18, // 5: cdcstream.v1.SubscribeResponse.change:type_name -> cdcstream.v1.ChangeEvent
-	11, // 6: cdcstream.v1.SubscribeResponse.checkpoint:type_name -> cdcstream.v1.Checkpoint
-	5,  // 7: cdcstream.v1.SubscribeResponse.change_fragment:type_name -> cdcstream.v1.ChangeFragment
-	6,  // 8: cdcstream.v1.SubscribeResponse.snapshot_record:type_name -> cdcstream.v1.SnapshotRecord
-	9,  // 9: cdcstream.v1.SubscribeResponse.snapshot_progress:type_name -> cdcstream.v1.SnapshotProgress
-	10, // 10: cdcstream.v1.SubscribeResponse.snapshot_end:type_name -> cdcstream.v1.SnapshotEnd
-	15, // 11: cdcstream.v1.ChangeFragment.cursor:type_name -> cdcstream.v1.Cursor
-	7,  // 12: cdcstream.v1.SnapshotRecord.node:type_name -> cdcstream.v1.NodeSnapshot
-	8,  // 13: cdcstream.v1.SnapshotRecord.relationship:type_name -> cdcstream.v1.RelationshipSnapshot
-	14, // 14: cdcstream.v1.NodeSnapshot.keys:type_name -> cdcstream.v1.NodeSnapshot.KeysEntry
-	19, // 15: cdcstream.v1.NodeSnapshot.state:type_name -> cdcstream.v1.NodeState
-	20, // 16: cdcstream.v1.RelationshipSnapshot.start:type_name -> cdcstream.v1.NodeRef
-	20, // 17: cdcstream.v1.RelationshipSnapshot.end:type_name -> cdcstream.v1.NodeRef
-	21, // 18: cdcstream.v1.RelationshipSnapshot.keys:type_name -> cdcstream.v1.EntityKey
-	22, // 19: cdcstream.v1.RelationshipSnapshot.state:type_name -> cdcstream.v1.RelationshipState
-	2,  // 20: cdcstream.v1.SnapshotProgress.phase:type_name -> cdcstream.v1.SnapshotPhase
-	15, // 21: cdcstream.v1.SnapshotEnd.cursor:type_name -> cdcstream.v1.Cursor
-	15, // 22: cdcstream.v1.SnapshotEnd.consistent_cursor:type_name -> cdcstream.v1.Cursor
-	15, // 23: cdcstream.v1.Checkpoint.cursor:type_name -> cdcstream.v1.Cursor
-	23, // 24: cdcstream.v1.Checkpoint.server_time:type_name -> google.protobuf.Timestamp
-	0,  // 25: cdcstream.v1.GetCursorRequest.position:type_name -> cdcstream.v1.StartPosition
-	15, // 26: cdcstream.v1.GetCursorResponse.cursor:type_name -> cdcstream.v1.Cursor
-	24, // 27: cdcstream.v1.NodeSnapshot.KeysEntry.value:type_name -> cdcstream.v1.LabelKeys
-	3,  // 28: cdcstream.v1.ChangeStreamService.Subscribe:input_type -> cdcstream.v1.SubscribeRequest
-	12, // 29: cdcstream.v1.ChangeStreamService.GetCursor:input_type -> cdcstream.v1.GetCursorRequest
-	4,  // 30: cdcstream.v1.ChangeStreamService.Subscribe:output_type -> cdcstream.v1.SubscribeResponse
-	13, // 31: cdcstream.v1.ChangeStreamService.GetCursor:output_type -> cdcstream.v1.GetCursorResponse
-	30, // [30:32] is the sub-list for method output_type
-	28, // [28:30] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	17, // 2: cdcstream.v1.SubscribeRequest.selectors:type_name -> cdcstream.v1.Selector
+	18, // 3: cdcstream.v1.SubscribeRequest.checkpoint_interval:type_name -> google.protobuf.Duration
+	14, // 4: cdcstream.v1.SubscribeRequest.exclude_tx_metadata:type_name -> cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry
+	1,  // 5: cdcstream.v1.SubscribeRequest.snapshot:type_name -> cdcstream.v1.SnapshotMode
+	19, // 6: cdcstream.v1.SubscribeResponse.change:type_name -> cdcstream.v1.ChangeEvent
+	11, // 7: cdcstream.v1.SubscribeResponse.checkpoint:type_name -> cdcstream.v1.Checkpoint
+	5,  // 8: cdcstream.v1.SubscribeResponse.change_fragment:type_name -> cdcstream.v1.ChangeFragment
+	6,  // 9: cdcstream.v1.SubscribeResponse.snapshot_record:type_name -> cdcstream.v1.SnapshotRecord
+	9,  // 10: cdcstream.v1.SubscribeResponse.snapshot_progress:type_name -> cdcstream.v1.SnapshotProgress
+	10, // 11: cdcstream.v1.SubscribeResponse.snapshot_end:type_name -> cdcstream.v1.SnapshotEnd
+	16, // 12: cdcstream.v1.ChangeFragment.cursor:type_name -> cdcstream.v1.Cursor
+	7,  // 13: cdcstream.v1.SnapshotRecord.node:type_name -> cdcstream.v1.NodeSnapshot
+	8,  // 14: cdcstream.v1.SnapshotRecord.relationship:type_name -> cdcstream.v1.RelationshipSnapshot
+	15, // 15: cdcstream.v1.NodeSnapshot.keys:type_name -> cdcstream.v1.NodeSnapshot.KeysEntry
+	20, // 16: cdcstream.v1.NodeSnapshot.state:type_name -> cdcstream.v1.NodeState
+	21, // 17: cdcstream.v1.RelationshipSnapshot.start:type_name -> cdcstream.v1.NodeRef
+	21, // 18: cdcstream.v1.RelationshipSnapshot.end:type_name -> cdcstream.v1.NodeRef
+	22, // 19: cdcstream.v1.RelationshipSnapshot.keys:type_name -> cdcstream.v1.EntityKey
+	23, // 20: cdcstream.v1.RelationshipSnapshot.state:type_name -> cdcstream.v1.RelationshipState
+	2,  // 21: cdcstream.v1.SnapshotProgress.phase:type_name -> cdcstream.v1.SnapshotPhase
+	16, // 22: cdcstream.v1.SnapshotEnd.cursor:type_name -> cdcstream.v1.Cursor
+	16, // 23: cdcstream.v1.SnapshotEnd.consistent_cursor:type_name -> cdcstream.v1.Cursor
+	16, // 24: cdcstream.v1.Checkpoint.cursor:type_name -> cdcstream.v1.Cursor
+	24, // 25: cdcstream.v1.Checkpoint.server_time:type_name -> google.protobuf.Timestamp
+	0,  // 26: cdcstream.v1.GetCursorRequest.position:type_name -> cdcstream.v1.StartPosition
+	16, // 27: cdcstream.v1.GetCursorResponse.cursor:type_name -> cdcstream.v1.Cursor
+	25, // 28: cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry.value:type_name -> cdcstream.v1.Value
+	26, // 29: cdcstream.v1.NodeSnapshot.KeysEntry.value:type_name -> cdcstream.v1.LabelKeys
+	3,  // 30: cdcstream.v1.ChangeStreamService.Subscribe:input_type -> cdcstream.v1.SubscribeRequest
+	12, // 31: cdcstream.v1.ChangeStreamService.GetCursor:input_type -> cdcstream.v1.GetCursorRequest
+	4,  // 32: cdcstream.v1.ChangeStreamService.Subscribe:output_type -> cdcstream.v1.SubscribeResponse
+	13, // 33: cdcstream.v1.ChangeStreamService.GetCursor:output_type -> cdcstream.v1.GetCursorResponse
+	32, // [32:34] is the sub-list for method output_type
+	30, // [30:32] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_cdcstream_v1_service_proto_init() }
@@ -1342,6 +1367,7 @@ func file_cdcstream_v1_service_proto_init() {
 	file_cdcstream_v1_change_proto_init()
 	file_cdcstream_v1_cursor_proto_init()
 	file_cdcstream_v1_selector_proto_init()
+	file_cdcstream_v1_value_proto_init()
 	file_cdcstream_v1_service_proto_msgTypes[0].OneofWrappers = []any{
 		(*SubscribeRequest_FromCursor)(nil),
 		(*SubscribeRequest_Position)(nil),
@@ -1364,7 +1390,7 @@ func file_cdcstream_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cdcstream_v1_service_proto_rawDesc), len(file_cdcstream_v1_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
