@@ -104,6 +104,9 @@ func containsAny(have, some []string) bool {
 // DateTime by instant and zone: a zone id never equals an offset), durations by months,
 // days, seconds and nanoseconds, points by SRID and coordinates.
 func cypherEqual(a, b *cdcstreamv1.Value) bool {
+	if eq, ok := equalContainers(a, b, cypherEqual); ok {
+		return eq
+	}
 	switch x := a.GetKind().(type) {
 	case *cdcstreamv1.Value_IntegerValue:
 		switch y := b.GetKind().(type) {
@@ -121,39 +124,47 @@ func cypherEqual(a, b *cdcstreamv1.Value) bool {
 			return intEqualsFloat(y.IntegerValue, x.FloatValue)
 		}
 		return false
+	}
+	return scalarEqual(a, b, false)
+}
+
+// equalContainers compares lists element by element and maps entry by entry with eq (the
+// rule of the caller, cypherEqual or sameValue); handled is false when a is neither.
+func equalContainers(a, b *cdcstreamv1.Value, eq func(x, y *cdcstreamv1.Value) bool) (equal, handled bool) {
+	switch x := a.GetKind().(type) {
 	case *cdcstreamv1.Value_ListValue:
 		y, ok := b.GetKind().(*cdcstreamv1.Value_ListValue)
 		if !ok {
-			return false
+			return false, true
 		}
 		xs, ys := x.ListValue.GetValues(), y.ListValue.GetValues()
 		if len(xs) != len(ys) {
-			return false
+			return false, true
 		}
 		for i := range xs {
-			if !cypherEqual(xs[i], ys[i]) {
-				return false
+			if !eq(xs[i], ys[i]) {
+				return false, true
 			}
 		}
-		return true
+		return true, true
 	case *cdcstreamv1.Value_MapValue:
 		y, ok := b.GetKind().(*cdcstreamv1.Value_MapValue)
 		if !ok {
-			return false
+			return false, true
 		}
 		xm, ym := x.MapValue.GetFields(), y.MapValue.GetFields()
 		if len(xm) != len(ym) {
-			return false
+			return false, true
 		}
 		for k, xv := range xm {
 			yv, ok := ym[k]
-			if !ok || !cypherEqual(xv, yv) {
-				return false
+			if !ok || !eq(xv, yv) {
+				return false, true
 			}
 		}
-		return true
+		return true, true
 	}
-	return scalarEqual(a, b, false)
+	return false, false
 }
 
 // intEqualsFloat reports whether integer i and float f are the same number.
@@ -165,6 +176,9 @@ func intEqualsFloat(i int64, f float64) bool {
 // never equals a float), floats equal or both NaN, lists and maps of the same values. It is
 // how an update tells an unchanged property from a changed one.
 func sameValue(a, b *cdcstreamv1.Value) bool {
+	if eq, ok := equalContainers(a, b, sameValue); ok {
+		return eq
+	}
 	switch x := a.GetKind().(type) {
 	case *cdcstreamv1.Value_IntegerValue:
 		y, ok := b.GetKind().(*cdcstreamv1.Value_IntegerValue)
@@ -172,37 +186,6 @@ func sameValue(a, b *cdcstreamv1.Value) bool {
 	case *cdcstreamv1.Value_FloatValue:
 		y, ok := b.GetKind().(*cdcstreamv1.Value_FloatValue)
 		return ok && sameFloat(x.FloatValue, y.FloatValue)
-	case *cdcstreamv1.Value_ListValue:
-		y, ok := b.GetKind().(*cdcstreamv1.Value_ListValue)
-		if !ok {
-			return false
-		}
-		xs, ys := x.ListValue.GetValues(), y.ListValue.GetValues()
-		if len(xs) != len(ys) {
-			return false
-		}
-		for i := range xs {
-			if !sameValue(xs[i], ys[i]) {
-				return false
-			}
-		}
-		return true
-	case *cdcstreamv1.Value_MapValue:
-		y, ok := b.GetKind().(*cdcstreamv1.Value_MapValue)
-		if !ok {
-			return false
-		}
-		xm, ym := x.MapValue.GetFields(), y.MapValue.GetFields()
-		if len(xm) != len(ym) {
-			return false
-		}
-		for k, xv := range xm {
-			yv, ok := ym[k]
-			if !ok || !sameValue(xv, yv) {
-				return false
-			}
-		}
-		return true
 	case *cdcstreamv1.Value_NullValue:
 		_, ok := b.GetKind().(*cdcstreamv1.Value_NullValue)
 		return ok
