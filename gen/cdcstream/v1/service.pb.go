@@ -226,6 +226,10 @@ type SubscribeRequest struct {
 	// reason INVALID_SELECTOR, field exclude_tx_metadata["key"]); its encoded size counts against
 	// the selector size limit.
 	ExcludeTxMetadata map[string]*Value `protobuf:"bytes,40,rep,name=exclude_tx_metadata,json=excludeTxMetadata,proto3" json:"exclude_tx_metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Transaction end markers: when set, the stream sends a TransactionEnd after the last change
+	// of every transaction it sent changes of, including transactions whose changes span several
+	// polls. Off by default: clients that do not know TransactionEnd ignore it anyway.
+	TransactionMarkers bool `protobuf:"varint,41,opt,name=transaction_markers,json=transactionMarkers,proto3" json:"transaction_markers,omitempty"`
 	// Whether the stream starts with a snapshot of the current state of every node and
 	// relationship the selectors match (SnapshotRecord messages, a SnapshotProgress after each
 	// chunk, then one SnapshotEnd). Unset means SNAPSHOT_MODE_NONE. With a snapshot, start must be
@@ -332,6 +336,13 @@ func (x *SubscribeRequest) GetExcludeTxMetadata() map[string]*Value {
 	return nil
 }
 
+func (x *SubscribeRequest) GetTransactionMarkers() bool {
+	if x != nil {
+		return x.TransactionMarkers
+	}
+	return false
+}
+
 func (x *SubscribeRequest) GetSnapshot() SnapshotMode {
 	if x != nil {
 		return x.Snapshot
@@ -378,6 +389,7 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_SnapshotRecord
 	//	*SubscribeResponse_SnapshotProgress
 	//	*SubscribeResponse_SnapshotEnd
+	//	*SubscribeResponse_TransactionEnd
 	Message       isSubscribeResponse_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -474,6 +486,15 @@ func (x *SubscribeResponse) GetSnapshotEnd() *SnapshotEnd {
 	return nil
 }
 
+func (x *SubscribeResponse) GetTransactionEnd() *TransactionEnd {
+	if x != nil {
+		if x, ok := x.Message.(*SubscribeResponse_TransactionEnd); ok {
+			return x.TransactionEnd
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Message interface {
 	isSubscribeResponse_Message()
 }
@@ -512,6 +533,12 @@ type SubscribeResponse_SnapshotEnd struct {
 	SnapshotEnd *SnapshotEnd `protobuf:"bytes,22,opt,name=snapshot_end,json=snapshotEnd,proto3,oneof"`
 }
 
+type SubscribeResponse_TransactionEnd struct {
+	// The end of a transaction whose changes this stream sent (only with
+	// SubscribeRequest.transaction_markers).
+	TransactionEnd *TransactionEnd `protobuf:"bytes,30,opt,name=transaction_end,json=transactionEnd,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Change) isSubscribeResponse_Message() {}
 
 func (*SubscribeResponse_Checkpoint) isSubscribeResponse_Message() {}
@@ -523,6 +550,8 @@ func (*SubscribeResponse_SnapshotRecord) isSubscribeResponse_Message() {}
 func (*SubscribeResponse_SnapshotProgress) isSubscribeResponse_Message() {}
 
 func (*SubscribeResponse_SnapshotEnd) isSubscribeResponse_Message() {}
+
+func (*SubscribeResponse_TransactionEnd) isSubscribeResponse_Message() {}
 
 // ChangeFragment is one piece of a ChangeEvent whose SubscribeResponse would exceed the
 // server's maximum message size (cdcstreamd --max-message-bytes, by default 4 MiB: the receive
@@ -1022,6 +1051,86 @@ func (x *SnapshotEnd) GetRecordsSent() int64 {
 	return 0
 }
 
+// TransactionEnd follows the last change of a transaction that the stream sent (matching the
+// selectors, not excluded), once the server knows no further change of that transaction can
+// follow: the log showed a change of a later transaction, or a read reached the head. Apply
+// the changes of a transaction between markers atomically. Nothing of another transaction
+// comes between a transaction's changes and its marker.
+type TransactionEnd struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transaction (ChangeEvent.tx_id).
+	TxId int64 `protobuf:"varint,1,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	// Its commit time (ChangeEvent.metadata.tx_commit_time), when Neo4j reported one.
+	CommitTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=commit_time,json=commitTime,proto3" json:"commit_time,omitempty"`
+	// How many of its changes this stream sent. A stream resumed from a cursor inside the
+	// transaction counts only the changes after that cursor; the Go client library adds the
+	// counts of its attempts, so its markers count every change it delivered.
+	ChangeCount int64 `protobuf:"varint,3,opt,name=change_count,json=changeCount,proto3" json:"change_count,omitempty"`
+	// The cursor of the transaction's last change sent: resuming from it continues after the
+	// transaction's changes this stream selects.
+	Cursor        *Cursor `protobuf:"bytes,4,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransactionEnd) Reset() {
+	*x = TransactionEnd{}
+	mi := &file_cdcstream_v1_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransactionEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransactionEnd) ProtoMessage() {}
+
+func (x *TransactionEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_cdcstream_v1_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransactionEnd.ProtoReflect.Descriptor instead.
+func (*TransactionEnd) Descriptor() ([]byte, []int) {
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TransactionEnd) GetTxId() int64 {
+	if x != nil {
+		return x.TxId
+	}
+	return 0
+}
+
+func (x *TransactionEnd) GetCommitTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CommitTime
+	}
+	return nil
+}
+
+func (x *TransactionEnd) GetChangeCount() int64 {
+	if x != nil {
+		return x.ChangeCount
+	}
+	return 0
+}
+
+func (x *TransactionEnd) GetCursor() *Cursor {
+	if x != nil {
+		return x.Cursor
+	}
+	return nil
+}
+
 // Checkpoint tells a client that every matching change up to cursor has been sent, so it can
 // store the cursor even when no change matched for a long time.
 type Checkpoint struct {
@@ -1036,7 +1145,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[8]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1157,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[8]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1170,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{8}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Checkpoint) GetCursor() *Cursor {
@@ -1092,7 +1201,7 @@ type GetCursorRequest struct {
 
 func (x *GetCursorRequest) Reset() {
 	*x = GetCursorRequest{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[9]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1213,7 @@ func (x *GetCursorRequest) String() string {
 func (*GetCursorRequest) ProtoMessage() {}
 
 func (x *GetCursorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[9]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1226,7 @@ func (x *GetCursorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCursorRequest.ProtoReflect.Descriptor instead.
 func (*GetCursorRequest) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{9}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetCursorRequest) GetDatabase() string {
@@ -1145,7 +1254,7 @@ type GetCursorResponse struct {
 
 func (x *GetCursorResponse) Reset() {
 	*x = GetCursorResponse{}
-	mi := &file_cdcstream_v1_service_proto_msgTypes[10]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1266,7 @@ func (x *GetCursorResponse) String() string {
 func (*GetCursorResponse) ProtoMessage() {}
 
 func (x *GetCursorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cdcstream_v1_service_proto_msgTypes[10]
+	mi := &file_cdcstream_v1_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1279,7 @@ func (x *GetCursorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCursorResponse.ProtoReflect.Descriptor instead.
 func (*GetCursorResponse) Descriptor() ([]byte, []int) {
-	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{10}
+	return file_cdcstream_v1_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetCursorResponse) GetCursor() *Cursor {
@@ -1184,7 +1293,7 @@ var File_cdcstream_v1_service_proto protoreflect.FileDescriptor
 
 const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1acdcstream/v1/service.proto\x12\fcdcstream.v1\x1a\x19cdcstream/v1/change.proto\x1a\x19cdcstream/v1/cursor.proto\x1a\x1bcdcstream/v1/selector.proto\x1a\x18cdcstream/v1/value.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x04\n" +
+	"\x1acdcstream/v1/service.proto\x12\fcdcstream.v1\x1a\x19cdcstream/v1/change.proto\x1a\x19cdcstream/v1/cursor.proto\x1a\x1bcdcstream/v1/selector.proto\x1a\x18cdcstream/v1/value.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x05\n" +
 	"\x10SubscribeRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x127\n" +
 	"\vfrom_cursor\x18\x02 \x01(\v2\x14.cdcstream.v1.CursorH\x00R\n" +
@@ -1193,13 +1302,14 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\tselectors\x18\x04 \x03(\v2\x16.cdcstream.v1.SelectorR\tselectors\x12J\n" +
 	"\x13checkpoint_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x12checkpointInterval\x12\x1a\n" +
 	"\bpatterns\x18\x1e \x03(\tR\bpatterns\x12e\n" +
-	"\x13exclude_tx_metadata\x18( \x03(\v25.cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntryR\x11excludeTxMetadata\x126\n" +
+	"\x13exclude_tx_metadata\x18( \x03(\v25.cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntryR\x11excludeTxMetadata\x12/\n" +
+	"\x13transaction_markers\x18) \x01(\bR\x12transactionMarkers\x126\n" +
 	"\bsnapshot\x18\x14 \x01(\x0e2\x1a.cdcstream.v1.SnapshotModeR\bsnapshot\x12%\n" +
 	"\x0esnapshot_token\x18\x15 \x01(\tR\rsnapshotToken\x1aY\n" +
 	"\x16ExcludeTxMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
 	"\x05value\x18\x02 \x01(\v2\x13.cdcstream.v1.ValueR\x05value:\x028\x01B\a\n" +
-	"\x05start\"\xb0\x03\n" +
+	"\x05start\"\xf9\x03\n" +
 	"\x11SubscribeResponse\x123\n" +
 	"\x06change\x18\x01 \x01(\v2\x19.cdcstream.v1.ChangeEventH\x00R\x06change\x12:\n" +
 	"\n" +
@@ -1208,7 +1318,8 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\x0fchange_fragment\x18\x03 \x01(\v2\x1c.cdcstream.v1.ChangeFragmentH\x00R\x0echangeFragment\x12G\n" +
 	"\x0fsnapshot_record\x18\x14 \x01(\v2\x1c.cdcstream.v1.SnapshotRecordH\x00R\x0esnapshotRecord\x12M\n" +
 	"\x11snapshot_progress\x18\x15 \x01(\v2\x1e.cdcstream.v1.SnapshotProgressH\x00R\x10snapshotProgress\x12>\n" +
-	"\fsnapshot_end\x18\x16 \x01(\v2\x19.cdcstream.v1.SnapshotEndH\x00R\vsnapshotEndB\t\n" +
+	"\fsnapshot_end\x18\x16 \x01(\v2\x19.cdcstream.v1.SnapshotEndH\x00R\vsnapshotEnd\x12G\n" +
+	"\x0ftransaction_end\x18\x1e \x01(\v2\x1c.cdcstream.v1.TransactionEndH\x00R\x0etransactionEndB\t\n" +
 	"\amessage\"\xc4\x01\n" +
 	"\x0eChangeFragment\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x14\n" +
@@ -1246,7 +1357,13 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\vSnapshotEnd\x12,\n" +
 	"\x06cursor\x18\x01 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\x12A\n" +
 	"\x11consistent_cursor\x18\x02 \x01(\v2\x14.cdcstream.v1.CursorR\x10consistentCursor\x12!\n" +
-	"\frecords_sent\x18\x03 \x01(\x03R\vrecordsSent\"w\n" +
+	"\frecords_sent\x18\x03 \x01(\x03R\vrecordsSent\"\xb3\x01\n" +
+	"\x0eTransactionEnd\x12\x13\n" +
+	"\x05tx_id\x18\x01 \x01(\x03R\x04txId\x12;\n" +
+	"\vcommit_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"commitTime\x12!\n" +
+	"\fchange_count\x18\x03 \x01(\x03R\vchangeCount\x12,\n" +
+	"\x06cursor\x18\x04 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\"w\n" +
 	"\n" +
 	"Checkpoint\x12,\n" +
 	"\x06cursor\x18\x01 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\x12;\n" +
@@ -1287,7 +1404,7 @@ func file_cdcstream_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_cdcstream_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cdcstream_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_cdcstream_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_cdcstream_v1_service_proto_goTypes = []any{
 	(StartPosition)(0),            // 0: cdcstream.v1.StartPosition
 	(SnapshotMode)(0),             // 1: cdcstream.v1.SnapshotMode
@@ -1300,63 +1417,67 @@ var file_cdcstream_v1_service_proto_goTypes = []any{
 	(*RelationshipSnapshot)(nil),  // 8: cdcstream.v1.RelationshipSnapshot
 	(*SnapshotProgress)(nil),      // 9: cdcstream.v1.SnapshotProgress
 	(*SnapshotEnd)(nil),           // 10: cdcstream.v1.SnapshotEnd
-	(*Checkpoint)(nil),            // 11: cdcstream.v1.Checkpoint
-	(*GetCursorRequest)(nil),      // 12: cdcstream.v1.GetCursorRequest
-	(*GetCursorResponse)(nil),     // 13: cdcstream.v1.GetCursorResponse
-	nil,                           // 14: cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry
-	nil,                           // 15: cdcstream.v1.NodeSnapshot.KeysEntry
-	(*Cursor)(nil),                // 16: cdcstream.v1.Cursor
-	(*Selector)(nil),              // 17: cdcstream.v1.Selector
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
-	(*ChangeEvent)(nil),           // 19: cdcstream.v1.ChangeEvent
-	(*NodeState)(nil),             // 20: cdcstream.v1.NodeState
-	(*NodeRef)(nil),               // 21: cdcstream.v1.NodeRef
-	(*EntityKey)(nil),             // 22: cdcstream.v1.EntityKey
-	(*RelationshipState)(nil),     // 23: cdcstream.v1.RelationshipState
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(*Value)(nil),                 // 25: cdcstream.v1.Value
-	(*LabelKeys)(nil),             // 26: cdcstream.v1.LabelKeys
+	(*TransactionEnd)(nil),        // 11: cdcstream.v1.TransactionEnd
+	(*Checkpoint)(nil),            // 12: cdcstream.v1.Checkpoint
+	(*GetCursorRequest)(nil),      // 13: cdcstream.v1.GetCursorRequest
+	(*GetCursorResponse)(nil),     // 14: cdcstream.v1.GetCursorResponse
+	nil,                           // 15: cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry
+	nil,                           // 16: cdcstream.v1.NodeSnapshot.KeysEntry
+	(*Cursor)(nil),                // 17: cdcstream.v1.Cursor
+	(*Selector)(nil),              // 18: cdcstream.v1.Selector
+	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
+	(*ChangeEvent)(nil),           // 20: cdcstream.v1.ChangeEvent
+	(*NodeState)(nil),             // 21: cdcstream.v1.NodeState
+	(*NodeRef)(nil),               // 22: cdcstream.v1.NodeRef
+	(*EntityKey)(nil),             // 23: cdcstream.v1.EntityKey
+	(*RelationshipState)(nil),     // 24: cdcstream.v1.RelationshipState
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*Value)(nil),                 // 26: cdcstream.v1.Value
+	(*LabelKeys)(nil),             // 27: cdcstream.v1.LabelKeys
 }
 var file_cdcstream_v1_service_proto_depIdxs = []int32{
-	16, // 0: cdcstream.v1.SubscribeRequest.from_cursor:type_name -> cdcstream.v1.Cursor
+	17, // 0: cdcstream.v1.SubscribeRequest.from_cursor:type_name -> cdcstream.v1.Cursor
 	0,  // 1: cdcstream.v1.SubscribeRequest.position:type_name -> cdcstream.v1.StartPosition
-	17, // 2: cdcstream.v1.SubscribeRequest.selectors:type_name -> cdcstream.v1.Selector
-	18, // 3: cdcstream.v1.SubscribeRequest.checkpoint_interval:type_name -> google.protobuf.Duration
-	14, // 4: cdcstream.v1.SubscribeRequest.exclude_tx_metadata:type_name -> cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry
+	18, // 2: cdcstream.v1.SubscribeRequest.selectors:type_name -> cdcstream.v1.Selector
+	19, // 3: cdcstream.v1.SubscribeRequest.checkpoint_interval:type_name -> google.protobuf.Duration
+	15, // 4: cdcstream.v1.SubscribeRequest.exclude_tx_metadata:type_name -> cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry
 	1,  // 5: cdcstream.v1.SubscribeRequest.snapshot:type_name -> cdcstream.v1.SnapshotMode
-	19, // 6: cdcstream.v1.SubscribeResponse.change:type_name -> cdcstream.v1.ChangeEvent
-	11, // 7: cdcstream.v1.SubscribeResponse.checkpoint:type_name -> cdcstream.v1.Checkpoint
+	20, // 6: cdcstream.v1.SubscribeResponse.change:type_name -> cdcstream.v1.ChangeEvent
+	12, // 7: cdcstream.v1.SubscribeResponse.checkpoint:type_name -> cdcstream.v1.Checkpoint
 	5,  // 8: cdcstream.v1.SubscribeResponse.change_fragment:type_name -> cdcstream.v1.ChangeFragment
 	6,  // 9: cdcstream.v1.SubscribeResponse.snapshot_record:type_name -> cdcstream.v1.SnapshotRecord
 	9,  // 10: cdcstream.v1.SubscribeResponse.snapshot_progress:type_name -> cdcstream.v1.SnapshotProgress
 	10, // 11: cdcstream.v1.SubscribeResponse.snapshot_end:type_name -> cdcstream.v1.SnapshotEnd
-	16, // 12: cdcstream.v1.ChangeFragment.cursor:type_name -> cdcstream.v1.Cursor
-	7,  // 13: cdcstream.v1.SnapshotRecord.node:type_name -> cdcstream.v1.NodeSnapshot
-	8,  // 14: cdcstream.v1.SnapshotRecord.relationship:type_name -> cdcstream.v1.RelationshipSnapshot
-	15, // 15: cdcstream.v1.NodeSnapshot.keys:type_name -> cdcstream.v1.NodeSnapshot.KeysEntry
-	20, // 16: cdcstream.v1.NodeSnapshot.state:type_name -> cdcstream.v1.NodeState
-	21, // 17: cdcstream.v1.RelationshipSnapshot.start:type_name -> cdcstream.v1.NodeRef
-	21, // 18: cdcstream.v1.RelationshipSnapshot.end:type_name -> cdcstream.v1.NodeRef
-	22, // 19: cdcstream.v1.RelationshipSnapshot.keys:type_name -> cdcstream.v1.EntityKey
-	23, // 20: cdcstream.v1.RelationshipSnapshot.state:type_name -> cdcstream.v1.RelationshipState
-	2,  // 21: cdcstream.v1.SnapshotProgress.phase:type_name -> cdcstream.v1.SnapshotPhase
-	16, // 22: cdcstream.v1.SnapshotEnd.cursor:type_name -> cdcstream.v1.Cursor
-	16, // 23: cdcstream.v1.SnapshotEnd.consistent_cursor:type_name -> cdcstream.v1.Cursor
-	16, // 24: cdcstream.v1.Checkpoint.cursor:type_name -> cdcstream.v1.Cursor
-	24, // 25: cdcstream.v1.Checkpoint.server_time:type_name -> google.protobuf.Timestamp
-	0,  // 26: cdcstream.v1.GetCursorRequest.position:type_name -> cdcstream.v1.StartPosition
-	16, // 27: cdcstream.v1.GetCursorResponse.cursor:type_name -> cdcstream.v1.Cursor
-	25, // 28: cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry.value:type_name -> cdcstream.v1.Value
-	26, // 29: cdcstream.v1.NodeSnapshot.KeysEntry.value:type_name -> cdcstream.v1.LabelKeys
-	3,  // 30: cdcstream.v1.ChangeStreamService.Subscribe:input_type -> cdcstream.v1.SubscribeRequest
-	12, // 31: cdcstream.v1.ChangeStreamService.GetCursor:input_type -> cdcstream.v1.GetCursorRequest
-	4,  // 32: cdcstream.v1.ChangeStreamService.Subscribe:output_type -> cdcstream.v1.SubscribeResponse
-	13, // 33: cdcstream.v1.ChangeStreamService.GetCursor:output_type -> cdcstream.v1.GetCursorResponse
-	32, // [32:34] is the sub-list for method output_type
-	30, // [30:32] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	11, // 12: cdcstream.v1.SubscribeResponse.transaction_end:type_name -> cdcstream.v1.TransactionEnd
+	17, // 13: cdcstream.v1.ChangeFragment.cursor:type_name -> cdcstream.v1.Cursor
+	7,  // 14: cdcstream.v1.SnapshotRecord.node:type_name -> cdcstream.v1.NodeSnapshot
+	8,  // 15: cdcstream.v1.SnapshotRecord.relationship:type_name -> cdcstream.v1.RelationshipSnapshot
+	16, // 16: cdcstream.v1.NodeSnapshot.keys:type_name -> cdcstream.v1.NodeSnapshot.KeysEntry
+	21, // 17: cdcstream.v1.NodeSnapshot.state:type_name -> cdcstream.v1.NodeState
+	22, // 18: cdcstream.v1.RelationshipSnapshot.start:type_name -> cdcstream.v1.NodeRef
+	22, // 19: cdcstream.v1.RelationshipSnapshot.end:type_name -> cdcstream.v1.NodeRef
+	23, // 20: cdcstream.v1.RelationshipSnapshot.keys:type_name -> cdcstream.v1.EntityKey
+	24, // 21: cdcstream.v1.RelationshipSnapshot.state:type_name -> cdcstream.v1.RelationshipState
+	2,  // 22: cdcstream.v1.SnapshotProgress.phase:type_name -> cdcstream.v1.SnapshotPhase
+	17, // 23: cdcstream.v1.SnapshotEnd.cursor:type_name -> cdcstream.v1.Cursor
+	17, // 24: cdcstream.v1.SnapshotEnd.consistent_cursor:type_name -> cdcstream.v1.Cursor
+	25, // 25: cdcstream.v1.TransactionEnd.commit_time:type_name -> google.protobuf.Timestamp
+	17, // 26: cdcstream.v1.TransactionEnd.cursor:type_name -> cdcstream.v1.Cursor
+	17, // 27: cdcstream.v1.Checkpoint.cursor:type_name -> cdcstream.v1.Cursor
+	25, // 28: cdcstream.v1.Checkpoint.server_time:type_name -> google.protobuf.Timestamp
+	0,  // 29: cdcstream.v1.GetCursorRequest.position:type_name -> cdcstream.v1.StartPosition
+	17, // 30: cdcstream.v1.GetCursorResponse.cursor:type_name -> cdcstream.v1.Cursor
+	26, // 31: cdcstream.v1.SubscribeRequest.ExcludeTxMetadataEntry.value:type_name -> cdcstream.v1.Value
+	27, // 32: cdcstream.v1.NodeSnapshot.KeysEntry.value:type_name -> cdcstream.v1.LabelKeys
+	3,  // 33: cdcstream.v1.ChangeStreamService.Subscribe:input_type -> cdcstream.v1.SubscribeRequest
+	13, // 34: cdcstream.v1.ChangeStreamService.GetCursor:input_type -> cdcstream.v1.GetCursorRequest
+	4,  // 35: cdcstream.v1.ChangeStreamService.Subscribe:output_type -> cdcstream.v1.SubscribeResponse
+	14, // 36: cdcstream.v1.ChangeStreamService.GetCursor:output_type -> cdcstream.v1.GetCursorResponse
+	35, // [35:37] is the sub-list for method output_type
+	33, // [33:35] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_cdcstream_v1_service_proto_init() }
@@ -1379,6 +1500,7 @@ func file_cdcstream_v1_service_proto_init() {
 		(*SubscribeResponse_SnapshotRecord)(nil),
 		(*SubscribeResponse_SnapshotProgress)(nil),
 		(*SubscribeResponse_SnapshotEnd)(nil),
+		(*SubscribeResponse_TransactionEnd)(nil),
 	}
 	file_cdcstream_v1_service_proto_msgTypes[3].OneofWrappers = []any{
 		(*SnapshotRecord_Node)(nil),
@@ -1390,7 +1512,7 @@ func file_cdcstream_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cdcstream_v1_service_proto_rawDesc), len(file_cdcstream_v1_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
