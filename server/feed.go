@@ -99,11 +99,11 @@ func (p *poller) readWindow(ctx context.Context, win *window, pos uint64, cursor
 			return r.id, true, nil // the newest id of this position, read by the trail's last poll
 		case r.err != nil:
 			return "", false, r.err
-		case changed != nil && r.id != cursor:
-			// Nothing new, but an empty tail poll read a newer current id for this position:
-			// the checkpoints move to it.
+		case changed != nil && (r.id != cursor || r.complete && p.tx.due()):
+			// Nothing new, but an empty tail poll read a newer current id for this position (the
+			// checkpoints move to it), or showed that the open transaction is complete.
 			cursor = r.id
-			if err := p.handoff(ctx, pollResult{position: cursor}); err != nil {
+			if err := p.handoff(ctx, pollResult{changes: p.tx.close(nil), position: cursor}); err != nil {
 				return "", false, err
 			}
 			continue
@@ -121,7 +121,9 @@ func (p *poller) readWindow(ctx context.Context, win *window, pos uint64, cursor
 		var out []change
 		for _, e := range r.entries {
 			idx, ok := p.match.Match(e.ev)
-			if !ok || p.excluded(e.ev) {
+			sent := ok && !p.excluded(e.ev)
+			out = p.tx.see(e.ev, sent, out)
+			if !sent {
 				continue
 			}
 			c := change{ev: e.ev, enc: e.msgs}
@@ -134,6 +136,9 @@ func (p *poller) readWindow(ctx context.Context, win *window, pos uint64, cursor
 				c = change{ev: pe, enc: pc.msgs}
 			}
 			out = append(out, c)
+		}
+		if r.complete {
+			out = p.tx.close(out)
 		}
 		pos, cursor = r.pos, r.id
 		if err := p.handoff(ctx, pollResult{changes: out, position: cursor}); err != nil {
@@ -183,9 +188,10 @@ func (p *poller) catchUp(ctx context.Context, cursor string, joining, waitFirst 
 		if joining {
 			changes = p.matching(changes)
 		}
-		if next != cursor || len(changes) > 0 || p.unverified {
+		complete := !found && len(b.Changes) < p.limit
+		if next != cursor || len(changes) > 0 || p.unverified || complete && p.tx.due() {
 			p.unverified = false
-			r, err := p.own(changes, next)
+			r, err := p.own(changes, next, complete)
 			if err != nil {
 				return 0, "", err
 			}

@@ -34,10 +34,12 @@ type pollResult struct {
 }
 
 // change is one change to send: the event, and its messages encoded once by the shared tail
-// (nil: encoded by the sender for this stream).
+// (nil: encoded by the sender for this stream); or, with end set instead, a transaction's end
+// marker (txend.go).
 type change struct {
 	ev  *cdcstreamv1.ChangeEvent
 	enc [][]byte
+	end *cdcstreamv1.TransactionEnd
 }
 
 // poller is the only caller of Source for one subscription. It owns the query cursor.
@@ -63,6 +65,8 @@ type poller struct {
 	startSynced bool
 	// budget bounds the bytes of batches read by per-subscription polls and not yet sent.
 	budget *budget
+	// tx places transaction end markers (txend.go).
+	tx txTracker
 	// exclude matches the changes origin exclusion drops (exclude_tx_metadata); nil: none.
 	exclude *Matcher
 	// proj holds the projections of the subscription's selectors (nil: none projects); the
@@ -120,9 +124,10 @@ func (p *poller) loop(ctx context.Context, cursor string, atHead bool) error {
 		} else if b.Current != "" && b.Current != cursor {
 			cursor, moved = b.Current, true
 		}
-		if moved || p.unverified {
+		complete := len(b.Changes) < p.limit
+		if moved || p.unverified || complete && p.tx.due() {
 			p.unverified = false
-			r, err := p.own(b.Changes, cursor)
+			r, err := p.own(b.Changes, cursor, complete)
 			if err != nil {
 				return err
 			}
@@ -147,12 +152,15 @@ func (p *poller) excluded(ev *cdcstreamv1.ChangeEvent) bool {
 
 // own is the hand-off of changes this subscription read itself: encoded here, so that the
 // poller encodes the next batch while the sender sends this one, and counted in the in-flight
-// budget until the sender sent them.
-func (p *poller) own(changes []*cdcstreamv1.ChangeEvent, position string) (pollResult, error) {
+// budget until the sender sent them. complete says the poll read everything committed (less
+// than a full batch), so the open transaction's marker is due.
+func (p *poller) own(changes []*cdcstreamv1.ChangeEvent, position string, complete bool) (pollResult, error) {
 	r := pollResult{changes: make([]change, 0, len(changes)), position: position}
 	var bytes int64
 	for _, ev := range changes {
-		if p.excluded(ev) {
+		excluded := p.excluded(ev)
+		r.changes = p.tx.see(ev, !excluded, r.changes)
+		if excluded {
 			continue
 		}
 		if p.proj != nil {
@@ -166,6 +174,9 @@ func (p *poller) own(changes []*cdcstreamv1.ChangeEvent, position string) (pollR
 		}
 		r.changes = append(r.changes, change{ev: ev, enc: e.msgs})
 		bytes += int64(e.size)
+	}
+	if complete {
+		r.changes = p.tx.close(r.changes)
 	}
 	if bytes > 0 {
 		r.release = p.budget.add(bytes)

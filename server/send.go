@@ -102,6 +102,12 @@ func (s *sender) run(ctx context.Context, in <-chan pollResult, newest string, i
 // sendChanges sends each change, as its encoded messages when the stream can take them.
 func (s *sender) sendChanges(changes []change) error {
 	for _, c := range changes {
+		if c.end != nil {
+			if err := s.send(&cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_TransactionEnd{TransactionEnd: c.end}}); err != nil {
+				return err
+			}
+			continue
+		}
 		if s.encoded && c.enc != nil {
 			for _, data := range c.enc {
 				if err := s.send(&encodedMsg{data: data}); err != nil {

@@ -82,6 +82,7 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) erro
 	if atHead {
 		seed = cursor
 	}
+	pl.tx.on = p.markers
 	if p.exclude != nil {
 		ex, err := NewMatcher([]*cdcstreamv1.Selector{excludeSelector(p.exclude)})
 		if err != nil {

@@ -150,7 +150,7 @@ func (t *tail) follow(ctx context.Context, cursor string) {
 			continue
 		}
 		backoff = ts.opts.pollInterval
-		t.win.append(es, b.Current)
+		t.win.append(es, b.Current, len(b.Changes) < ts.opts.batchLimit)
 		changes, bytes := t.win.size()
 		ts.obs.Window(t.database, changes, bytes)
 		if n := len(b.Changes); n > 0 {

@@ -128,7 +128,7 @@ func (t *trail) run(ctx context.Context, cursor string) {
 			t.win.fail(err)
 			return
 		}
-		t.win.append(es, b.Current)
+		t.win.append(es, b.Current, len(b.Changes) < ts.opts.batchLimit)
 		if n := len(b.Changes); n > 0 {
 			cursor = b.Changes[n-1].Cursor.Id
 		}

@@ -74,6 +74,8 @@ type subscribeParams struct {
 	// (snapshot_token.go).
 	snapshot snapshotMode
 	token    *snapshotToken
+	// markers is transaction_markers.
+	markers bool
 	// exclude is exclude_tx_metadata (nil: none): changes of transactions whose metadata
 	// contains these entries are not sent (origin exclusion).
 	exclude map[string]*cdcstreamv1.Value
@@ -236,6 +238,7 @@ func validateSubscribe(req *cdcstreamv1.SubscribeRequest, o *options) (subscribe
 		p.selectors = appendPatterns(sels, size, pats, o, &vs)
 	}
 	validateSnapshot(req, &p, &vs)
+	p.markers = req.GetTransactionMarkers()
 	if ex := req.GetExcludeTxMetadata(); len(ex) > 0 {
 		validateValueMap("exclude_tx_metadata", ex, false, &vs)
 		if n := proto.Size(excludeSelector(ex)); n > o.maxSelectorBytes {

@@ -48,6 +48,9 @@ type window struct {
 	firstID, tipID string
 	// started is false until the tail set its start position.
 	started bool
+	// complete says the last append was a poll that read everything committed up to its
+	// current id (less than a full batch): the newest entry's transaction has no change left.
+	complete bool
 	// ids maps the cursor ids the window can serve to their positions: the id of every entry
 	// (the position after it), the aliases, and firstID.
 	ids map[string]uint64
@@ -105,12 +108,14 @@ func (w *window) start(id string) {
 }
 
 // append adds changes (in log order, directly after the newest position) and, when there are
-// none, records current as an alias of the newest position. It evicts the oldest entries
-// beyond maxBytes and clears the last error.
-func (w *window) append(es []*entry, current string) {
+// none, records current as an alias of the newest position; complete says the poll read
+// everything committed (less than a full batch). It evicts the oldest entries beyond maxBytes
+// and clears the last error.
+func (w *window) append(es []*entry, current string, complete bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.err = nil
+	w.complete = complete
 	if len(es) == 0 {
 		if current == "" || current == w.tipID {
 			w.notifyLocked()
@@ -216,6 +221,9 @@ type readResult struct {
 	id  string
 	// fellOut says the position read is no longer in the window (nothing else is set).
 	fellOut bool
+	// complete says pos is the newest position and the poll that reached it read everything
+	// committed: no change of the last entry's transaction can follow.
+	complete bool
 	// err is the tail's error at the position read (then entries is empty, and pos and id
 	// are the position read and its newest cursor id).
 	err error
@@ -234,7 +242,7 @@ func (w *window) read(pos uint64, maxN int, maxBytes int, buf []*entry) (r readR
 	case pos == next && w.err != nil && w.errAt == pos:
 		return readResult{pos: pos, id: w.tipID, err: w.err}, nil
 	case pos == next:
-		return readResult{pos: pos, id: w.tipID}, w.changed
+		return readResult{pos: pos, id: w.tipID, complete: w.complete}, w.changed
 	}
 	bytes := 0
 	out := buf[:0]
@@ -255,7 +263,7 @@ func (w *window) read(pos uint64, maxN int, maxBytes int, buf []*entry) (r readR
 	if end == next {
 		id = w.tipID
 	}
-	return readResult{entries: out, pos: end, id: id}, nil
+	return readResult{entries: out, pos: end, id: id, complete: end == next && w.complete}, nil
 }
 
 // ahead returns the encoded bytes of the entries no reader has read yet, and a channel closed

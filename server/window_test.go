@@ -33,7 +33,7 @@ func TestWindowPositions(t *testing.T) {
 		t.Fatal("tip known before start")
 	}
 	w.start("s0")
-	w.append(testEntries(1, 5, 10), "cur-ignored")
+	w.append(testEntries(1, 5, 10), "cur-ignored", true)
 	if pos, ok := w.lookup("s0"); !ok || pos != 0 {
 		t.Fatalf("start id at %d %v", pos, ok)
 	}
@@ -49,8 +49,8 @@ func TestWindowPositions(t *testing.T) {
 		t.Fatalf("read 2 from 0: %v pos %d id %s", ids(r.entries), r.pos, r.id)
 	}
 	// An empty poll's current id aliases the newest position; a later one replaces it.
-	w.append(nil, "cur1")
-	w.append(nil, "cur2")
+	w.append(nil, "cur1", true)
+	w.append(nil, "cur2", true)
 	if pos, ok := w.lookup("cur2"); !ok || pos != 5 {
 		t.Fatalf("alias at %d %v", pos, ok)
 	}
@@ -70,7 +70,7 @@ func TestWindowPositions(t *testing.T) {
 func TestWindowEviction(t *testing.T) {
 	w := newWindow(100)
 	w.start("s0")
-	w.append(testEntries(1, 30, 10), "")
+	w.append(testEntries(1, 30, 10), "", true)
 	if n, b := w.size(); n != 10 || b != 100 {
 		t.Fatalf("size %d entries %d bytes, want 10 and 100", n, b)
 	}
@@ -90,7 +90,7 @@ func TestWindowEviction(t *testing.T) {
 		t.Fatalf("byte-bounded read: %v", ids(r.entries))
 	}
 	// One entry larger than the whole bound is kept (the newest always is).
-	w.append(testEntries(31, 1, 1000), "")
+	w.append(testEntries(31, 1, 1000), "", true)
 	if n, _ := w.size(); n != 1 {
 		t.Fatalf("%d entries after a huge one, want 1", n)
 	}
@@ -102,7 +102,7 @@ func TestWindowEviction(t *testing.T) {
 func TestWindowResetAndError(t *testing.T) {
 	w := newWindow(1 << 20)
 	w.start("s0")
-	w.append(testEntries(1, 3, 10), "")
+	w.append(testEntries(1, 3, 10), "", true)
 	boom := errors.New("boom")
 	w.fail(boom)
 	if r, _ := w.read(3, 10, 1<<20, nil); !errors.Is(r.err, boom) {
@@ -111,7 +111,7 @@ func TestWindowResetAndError(t *testing.T) {
 	if r, _ := w.read(1, 10, 1<<20, nil); r.err != nil || len(r.entries) != 2 {
 		t.Fatalf("reader behind the tip: %+v", r)
 	}
-	w.append(nil, "cur")
+	w.append(nil, "cur", true)
 	if r, changed := w.read(3, 10, 1<<20, nil); r.err != nil || changed == nil {
 		t.Fatalf("error not cleared: %+v", r)
 	}
