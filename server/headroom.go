@@ -10,8 +10,8 @@ import (
 // oldest change Neo4j retains (Source.Earliest, then one Source.Poll of Limit 1 from it), to
 // measure the retention headroom of the database's streams (Checkpoint's
 // retention_headroom_transactions, Observer.Headroom). Retention moves in minutes or more
-// (log pruning), so two statements every 30 s per database are enough and cost Neo4j
-// nothing next to the head probes.
+// (log pruning), so one Earliest and one Poll every 30 s per database are enough and cost
+// Neo4j little next to the head probes (one per poll interval).
 const retentionInterval = 30 * time.Second
 
 // retained describes the oldest change Neo4j retains in one database.
