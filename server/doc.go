@@ -74,7 +74,9 @@
 //
 // Idle streams cost O(1) Neo4j queries per database: one head prober per database calls
 // Source.Current once per poll interval for all its streams, and a stream whose last poll saw
-// the current head polls again only when the prober sees the head move. A poll answered with
+// the current head polls again only when the prober sees the head move. At most every 30 s the
+// prober also reads the oldest retained change, for the retention headroom that checkpoints
+// carry and Observer.Headroom reports (headroom.go). A poll answered with
 // ErrFutureCursor (a lagging cluster member) is retried with backoff, for at most
 // WithFutureCursorTimeout (then OUT_OF_RANGE, CURSOR_IN_FUTURE: a forged cursor); a client's
 // cursor gets no Checkpoint before a poll accepted it. Every Send runs under a watchdog

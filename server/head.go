@@ -48,6 +48,15 @@ type headProber struct {
 	// changed is closed (and replaced) whenever head or known changes; waiting
 	// subscriptions select on it.
 	changed chan struct{}
+	// retained is the oldest retained change as last read (headroom.go); retainedOK is
+	// false when it is not known. streams holds the positions of the subscriptions using the
+	// prober (track, untrack). All three are guarded by mu.
+	retained   retained
+	retainedOK bool
+	streams    map[*streamPos]struct{}
+	// retainedAt is when the oldest retained change was last read (when the prober started,
+	// before the first read); only the probe goroutine uses it.
+	retainedAt time.Time
 }
 
 func newHeads(src Source, o *options, obs Observer) *heads {
@@ -103,6 +112,8 @@ func (p *headProber) snapshot() (head string, known bool, changed <-chan struct{
 func (p *headProber) run(ctx context.Context, probeNow bool) {
 	defer close(p.done)
 	h := p.heads
+	defer h.obs.Headroom(p.database, 0, 0, false)
+	p.retainedAt = h.clock.Now() // the first read of the oldest retained change is due later
 	for {
 		if !probeNow {
 			t := h.clock.NewTimer(h.interval)
@@ -127,7 +138,9 @@ func (p *headProber) run(ctx context.Context, probeNow bool) {
 		h.obs.HeadProbed(p.database, moved, err)
 		if err != nil {
 			h.log.Warn("server: head probe failed", "database", p.database, "error", err)
+			continue
 		}
+		p.readRetained(ctx)
 	}
 }
 

@@ -62,6 +62,14 @@ type Observer interface {
 	// InFlight: bytes read by per-subscription polls entered (+) or left (-) the in-flight
 	// budget (WithMaxInFlightBytes).
 	InFlight(delta int64)
+	// Headroom: after every successful shared head probe, the smallest retention headroom
+	// among the database's open streams: transactions is the tx_id of the last change the
+	// stream sent minus that of the oldest change Neo4j retains (read at most every
+	// retentionInterval, 30 s, per database), age the difference of their commit times (zero
+	// when either is unknown). A stream that has sent no change yet does not count. known is
+	// false when no stream has a value, the oldest retained change is not known, or the
+	// database's prober stopped (no stream left): drop the value then.
+	Headroom(database string, transactions int64, age time.Duration, known bool)
 }
 
 // NopObserver ignores every event; embed it in an Observer that handles only some.
@@ -114,6 +122,9 @@ func (NopObserver) FellOut(string) {}
 
 // InFlight implements Observer.
 func (NopObserver) InFlight(int64) {}
+
+// Headroom implements Observer.
+func (NopObserver) Headroom(string, int64, time.Duration, bool) {}
 
 // observers fans every event out to several Observers, in order.
 type observers []Observer
@@ -214,6 +225,12 @@ func (os observers) InFlight(delta int64) {
 	}
 }
 
+func (os observers) Headroom(db string, transactions int64, age time.Duration, known bool) {
+	for _, o := range os {
+		o.Headroom(db, transactions, age, known)
+	}
+}
+
 // Stats is a snapshot of the Server's counters since New.
 type Stats struct {
 	// ActiveSubscriptions is the number of open Subscribe streams.
@@ -275,6 +292,8 @@ func (c *counters) Joined(string) { c.joins.Add(1) }
 func (c *counters) FellOut(string) { c.fellOut.Add(1) }
 
 func (c *counters) InFlight(delta int64) { c.inFlight.Add(delta) }
+
+func (c *counters) Headroom(string, int64, time.Duration, bool) {}
 
 func (c *counters) Refused(string, cdcstreamv1.ErrorReason) { c.refusals.Add(1) }
 

@@ -29,6 +29,11 @@ type sender struct {
 	// maxMessage is the largest message sent whole; larger changes go out as fragments
 	// (changeMessages, WithMaxMessageBytes).
 	maxMessage int
+	// pos records the last change sent; head is the database's prober, which knows the
+	// oldest retained change. Together they give the checkpoints' retention headroom
+	// (headroom.go); either nil leaves it unset.
+	pos  *streamPos
+	head *headProber
 }
 
 // jittered returns d scaled by a random factor in [0.9, 1.1), so that many streams opened
@@ -125,6 +130,9 @@ func (s *sender) sendChanges(changes []change) error {
 		if ts := c.ev.GetMetadata().GetTxCommitTime(); ts != nil {
 			commit = ts.AsTime()
 		}
+		if s.pos != nil {
+			s.pos.record(c.ev.GetTxId(), commit)
+		}
 		s.obs.ChangeSent(s.database, commit)
 	}
 	return nil
@@ -143,13 +151,21 @@ func (s *sender) final(newest string, verified bool, end error) error {
 	return end
 }
 
-// checkpoint sends a Checkpoint at cursor id.
+// checkpoint sends a Checkpoint at cursor id, with the stream's retention headroom when it
+// is known.
 func (s *sender) checkpoint(id string) error {
-	msg := &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Checkpoint{
-		Checkpoint: &cdcstreamv1.Checkpoint{
-			Cursor:     &cdcstreamv1.Cursor{Id: id, Database: s.database},
-			ServerTime: timestamppb.New(s.clock.Now()),
-		}}}
+	cp := &cdcstreamv1.Checkpoint{
+		Cursor:     &cdcstreamv1.Cursor{Id: id, Database: s.database},
+		ServerTime: timestamppb.New(s.clock.Now()),
+	}
+	if s.pos != nil && s.head != nil {
+		if r, ok := s.head.oldest(); ok {
+			if tx, _, ok := s.pos.headroom(r); ok {
+				cp.RetentionHeadroomTransactions = &tx
+			}
+		}
+	}
+	msg := &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Checkpoint{Checkpoint: cp}}
 	if err := s.send(msg); err != nil {
 		return err
 	}

@@ -114,6 +114,15 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) erro
 		defer s.heads.release(pl.head)
 	}
 
+	// The stream's last change sent, for its retention headroom (headroom.go).
+	hp := pl.head
+	if pl.tail != nil {
+		hp = pl.tail.head
+	}
+	pos := &streamPos{}
+	hp.track(pos)
+	defer hp.untrack(pos)
+
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(errSubscriptionEnded)
 	// results carries batches from the poller to the sender (see poller.out).
@@ -132,7 +141,7 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) erro
 	sd := &sender{send: func(m any) error { return w.write(ctx, m) }, encoded: encoded,
 		clock: s.opts.clock, obs: s.obs, database: p.database,
 		interval: p.checkpointInterval, shutdown: s.shutdown, maxAge: s.opts.maxStreamAge,
-		maxMessage: s.opts.maxMessageBytes}
+		maxMessage: s.opts.maxMessageBytes, pos: pos, head: hp}
 	err := sd.run(ctx, results, cursor, p.start != startCursor)
 	cancel(errSubscriptionEnded)
 	<-pollerDone

@@ -50,6 +50,7 @@ type Metrics struct {
 	sourceErrors *prometheus.CounterVec
 	refusals     *prometheus.CounterVec
 	tail         tailMetrics
+	headroom     headroomMetrics
 	// The snapshot progress metrics (server.SnapshotObserver).
 	snapshotsActive *prometheus.GaugeVec
 	snapshotChunks  *prometheus.CounterVec
@@ -116,7 +117,8 @@ func New(opts ...Option) *Metrics {
 			Namespace: "cdcstream", Name: "refusals_total",
 			Help: "Calls refused before any Neo4j work (invalid request, authentication, authorisation, limits, shutdown), by RPC and ErrorInfo reason.",
 		}, []string{"rpc", "reason"}),
-		tail: newTailMetrics(),
+		tail:     newTailMetrics(),
+		headroom: newHeadroomMetrics(),
 		snapshotsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "cdcstream", Name: "snapshots_active",
 			Help: "Subscriptions taking a snapshot (SubscribeRequest.snapshot).",
@@ -131,6 +133,7 @@ func New(opts ...Option) *Metrics {
 		}, []string{"database", "phase"}),
 	}
 	m.reg.MustRegister(m.tail.collectors()...)
+	m.reg.MustRegister(m.headroom.collectors()...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

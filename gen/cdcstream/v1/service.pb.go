@@ -1138,9 +1138,19 @@ type Checkpoint struct {
 	// The position to resume from.
 	Cursor *Cursor `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// The server's clock when the checkpoint was made.
-	ServerTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ServerTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	// How far this stream is from falling out of Neo4j's retained change log, in transactions:
+	// the tx_id of the last ChangeEvent this stream sent minus the tx_id of the oldest change
+	// Neo4j still retains, as the server last read it (at most every 30 seconds per database).
+	// When it reaches zero and the log is pruned further, a stream that has not moved on fails
+	// with CURSOR_EXPIRED. Negative: the log was already pruned past the last change sent.
+	// Unset when unknown: before the stream sent any change, or before the server has read the
+	// oldest retained change (or when it could not). A stream whose selectors match no recent
+	// change reports the headroom as of the last change it sent, which understates it (its
+	// cursor still moves on with the log).
+	RetentionHeadroomTransactions *int64 `protobuf:"varint,10,opt,name=retention_headroom_transactions,json=retentionHeadroomTransactions,proto3,oneof" json:"retention_headroom_transactions,omitempty"`
+	unknownFields                 protoimpl.UnknownFields
+	sizeCache                     protoimpl.SizeCache
 }
 
 func (x *Checkpoint) Reset() {
@@ -1185,6 +1195,13 @@ func (x *Checkpoint) GetServerTime() *timestamppb.Timestamp {
 		return x.ServerTime
 	}
 	return nil
+}
+
+func (x *Checkpoint) GetRetentionHeadroomTransactions() int64 {
+	if x != nil && x.RetentionHeadroomTransactions != nil {
+		return *x.RetentionHeadroomTransactions
+	}
+	return 0
 }
 
 // GetCursorRequest asks for a cursor at a named position.
@@ -1363,12 +1380,15 @@ const file_cdcstream_v1_service_proto_rawDesc = "" +
 	"\vcommit_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"commitTime\x12!\n" +
 	"\fchange_count\x18\x03 \x01(\x03R\vchangeCount\x12,\n" +
-	"\x06cursor\x18\x04 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\"w\n" +
+	"\x06cursor\x18\x04 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\"\xe8\x01\n" +
 	"\n" +
 	"Checkpoint\x12,\n" +
 	"\x06cursor\x18\x01 \x01(\v2\x14.cdcstream.v1.CursorR\x06cursor\x12;\n" +
 	"\vserver_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"serverTime\"g\n" +
+	"serverTime\x12K\n" +
+	"\x1fretention_headroom_transactions\x18\n" +
+	" \x01(\x03H\x00R\x1dretentionHeadroomTransactions\x88\x01\x01B\"\n" +
+	" _retention_headroom_transactions\"g\n" +
 	"\x10GetCursorRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x127\n" +
 	"\bposition\x18\x02 \x01(\x0e2\x1b.cdcstream.v1.StartPositionR\bposition\"A\n" +
@@ -1506,6 +1526,7 @@ func file_cdcstream_v1_service_proto_init() {
 		(*SnapshotRecord_Node)(nil),
 		(*SnapshotRecord_Relationship)(nil),
 	}
+	file_cdcstream_v1_service_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
