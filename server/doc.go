@@ -69,8 +69,11 @@
 // without selectors until it meets a change the window holds, and continues in the window
 // right after it, without gap or repeat. A synced subscription whose position the window
 // evicts becomes unsynced. Batches read by per-subscription polls count against one in-flight
-// budget (WithMaxInFlightBytes). Projected changes are encoded per subscription. See
-// docs/architecture.md section 9.
+// budget (WithMaxInFlightBytes). Projected changes are encoded per subscription.
+// Subscriptions without selectors that start behind the window share a catch-up trail
+// (trail.go): one unfiltered history read paced by its fastest reader, which ends in a join of
+// the tail. Origin exclusion (exclude_tx_metadata) and transaction end markers (txend.go) are
+// applied by the poller on every path. See docs/architecture.md section 9.
 //
 // Idle streams cost O(1) Neo4j queries per database: one head prober per database calls
 // Source.Current once per poll interval for all its streams, and a stream whose last poll saw
