@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcstream/cdcstream/client"
+	cdcstreamv1 "github.com/cdcstream/cdcstream/gen/cdcstream/v1"
 	"github.com/cdcstream/cdcstream/internal/testkit"
 	"github.com/cdcstream/cdcstream/server"
 	"github.com/cdcstream/cdcstream/server/servertest"
@@ -23,9 +25,10 @@ type transactionLine struct {
 	Changes     []json.RawMessage `json:"changes"`
 }
 
-// TestPythonAppliesTransactionsByMarker runs the Python consumer with --transaction-markers
-// against the real server over a log of three transactions of 3, 1 and 2 changes, and requires
-// one line per transaction holding exactly its changes, each ended by the server's
+// TestPythonAppliesTransactionsByMarker runs the Go client library and the Python consumer with --transaction-markers
+// against the real server over a log of three transactions of 3, 1 and 2 changes. The library
+// must yield each transaction's changes, then its marker; the consumer must print one line per
+// transaction holding exactly its changes, each ended by the server's
 // TransactionEnd (not inferred): it passes only against a server that sends markers, including
 // the one for the last transaction, which the server ends when its read reaches the head.
 func TestPythonAppliesTransactionsByMarker(t *testing.T) {
@@ -47,11 +50,41 @@ func TestPythonAppliesTransactionsByMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, addr := testkit.Serve(t, svc.Register, testkit.BeforeStop(func() {
+	conn, addr := testkit.Serve(t, svc.Register, testkit.BeforeStop(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = svc.Shutdown(ctx)
 	}))
+
+	t.Run("go-client", func(t *testing.T) {
+		// The Go client library yields each marker after its transaction's changes.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		sub := client.New(conn).Subscribe(ctx, &cdcstreamv1.SubscribeRequest{
+			Start:              &cdcstreamv1.SubscribeRequest_Position{Position: cdcstreamv1.StartPosition_START_POSITION_EARLIEST},
+			TransactionMarkers: true,
+		})
+		defer sub.Close()
+		var got, want []string
+		for i, x := range txs {
+			for _, c := range cursors[i] {
+				want = append(want, fmt.Sprintf("change %d %s", x.id, c))
+			}
+			want = append(want, fmt.Sprintf("end %d x%d %s", x.id, x.n, cursors[i][x.n-1]))
+		}
+		for len(got) < len(want) && sub.Receive() {
+			m := sub.Msg()
+			if ch := m.GetChange(); ch != nil {
+				got = append(got, fmt.Sprintf("change %d %s", ch.GetTxId(), ch.GetCursor().GetId()))
+			}
+			if te := m.GetTransactionEnd(); te != nil {
+				got = append(got, fmt.Sprintf("end %d x%d %s", te.GetTxId(), te.GetChangeCount(), te.GetCursor().GetId()))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Go client library yielded\n %q\nwant\n %q (err %v)", got, want, sub.Err())
+		}
+	})
 
 	py := pythonClient(t)
 	// The log is six changes: the consumer exits within a second against a server that marks
