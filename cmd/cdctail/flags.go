@@ -27,7 +27,8 @@ ISO-8601 strings, integers are exact, bytes are base64, points are {"srid","x","
 
 Start: --checkpoint-file's stored cursor if any, else --from, else --earliest, else now.
 --transaction-markers prints {"transactionEnd": {"txId", "commitTime", "changeCount",
-"cursor"}} after each transaction's last change: apply the changes before it as one unit.
+"cursor"}} after each transaction's last change: apply the changes before it as one unit;
+--max-events then exits after the marker of the transaction that reached the limit.
 --snapshot initial first prints the current state ({"snapshot": ...} lines, then one
 {"snapshotEnd": ...}), then the changes after it; --snapshot only exits 0 after the state.
 

@@ -113,7 +113,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return exitOther
 			}
 		}
-		if cfg.maxEvents > 0 && changes >= cfg.maxEvents {
+		if cfg.maxEvents > 0 && changes >= cfg.maxEvents && (!cfg.transactionMarkers || msg.GetTransactionEnd() != nil) {
+			// With --transaction-markers the run ends after the marker of the transaction that
+			// reached the limit, so every transaction printed is whole.
 			return exitOK
 		}
 	}

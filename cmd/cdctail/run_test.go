@@ -246,9 +246,14 @@ func TestRunTransactionMarkers(t *testing.T) {
 			t.Fatalf("line %d: transactionEnd %v, want %v", 2*i+1, te, want)
 		}
 	}
+	// --max-events ends the run after the marker of the transaction that reached it.
+	code, out, errOut := runTail(t, "-a", newTailServer(3).start(t), "--earliest", "--transaction-markers", "--max-events", "2")
+	if got := decodeLines(t, out); code != exitOK || len(got) != 4 || got[2]["id"] != "c-2" || path(got[3], "transactionEnd", "cursor", "id") != "c-2" {
+		t.Fatalf("--max-events 2 with markers: exit %d, output %s, stderr %s", code, out, errOut)
+	}
 	// Without the flag no marker is asked for, and none is printed.
 	srv2 := newTailServer(2)
-	code, out, errOut := runTail(t, "-a", srv2.start(t), "--earliest", "--max-events", "2")
+	code, out, errOut = runTail(t, "-a", srv2.start(t), "--earliest", "--max-events", "2")
 	if code != exitOK || strings.Contains(out, "transactionEnd") || srv2.firstRequest(t).GetTransactionMarkers() {
 		t.Fatalf("without --transaction-markers: exit %d, output %s, stderr %s", code, out, errOut)
 	}
