@@ -16,7 +16,7 @@ import (
 //   - a marker the server cannot send is synthesized: when an attempt ends right after a
 //     transaction's last change and the next attempt starts after it, no stream knows that
 //     transaction ended; a change of another transaction, or a checkpoint past the open
-//     transaction's last change, proves it did;
+//     transaction's last change on a later attempt, proves it did;
 //   - no transaction gets two markers.
 //
 // It is O(1) in memory and used only from Receive's goroutine.
@@ -28,16 +28,23 @@ type txState struct {
 	count      int64                  // its changes delivered, over all attempts
 	last       *cdcstreamv1.Cursor    // the cursor of its last change delivered
 	commitTime *timestamppb.Timestamp // its commit time, from its changes' metadata
+	// carried says the open transaction got no change on the current attempt: its changes came
+	// on earlier ones. Only then does a checkpoint end it (see before).
+	carried bool
 
 	marked   bool  // a marker was yielded since the start or the last reset
 	markedTx int64 // the transaction of that marker
 }
 
 // before returns the marker owed before resp, a change or a checkpoint about to be delivered,
-// or nil. A change of another transaction, or a checkpoint at a cursor other than the open
-// transaction's last change (every matching change up to a checkpoint was sent, so none of the
-// open transaction can follow it), ends the open transaction. The caller yields the marker
-// first and resp after it.
+// or nil. A change of another transaction ends the open transaction (a transaction's changes
+// are contiguous in the log). So does a checkpoint at a cursor other than the open
+// transaction's last change, when that transaction's changes all came on earlier attempts:
+// the current stream started after them and sent none, and its checkpoint certifies every
+// matching change up to it was sent. On the attempt that sent changes of the open transaction
+// a checkpoint ends nothing: that stream marks the transaction itself, and may checkpoint at a
+// position inside it (a read that stopped within a large transaction). The caller yields the
+// marker first and resp after it.
 func (t *txState) before(resp *cdcstreamv1.SubscribeResponse) *cdcstreamv1.SubscribeResponse {
 	if !t.on || !t.open {
 		return nil
@@ -48,7 +55,7 @@ func (t *txState) before(resp *cdcstreamv1.SubscribeResponse) *cdcstreamv1.Subsc
 			return nil
 		}
 	case *cdcstreamv1.SubscribeResponse_Checkpoint:
-		if m.Checkpoint.GetCursor().GetId() == t.last.GetId() {
+		if !t.carried || m.Checkpoint.GetCursor().GetId() == t.last.GetId() {
 			return nil
 		}
 	default:
@@ -71,7 +78,7 @@ func (t *txState) delivered(ch *cdcstreamv1.ChangeEvent) {
 		t.open, t.tx, t.count, t.commitTime = true, tx, 0, nil
 	}
 	t.count++
-	t.last = ch.GetCursor()
+	t.last, t.carried = ch.GetCursor(), false
 	if ct := ch.GetMetadata().GetTxCommitTime(); ct != nil {
 		t.commitTime = ct
 	}
@@ -101,6 +108,10 @@ func (t *txState) end(commitTime *timestamppb.Timestamp) *cdcstreamv1.SubscribeR
 	t.last, t.commitTime = nil, nil
 	return &cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_TransactionEnd{TransactionEnd: te}}
 }
+
+// newAttempt records that a stream attempt opened: the open transaction's changes so far came
+// on earlier attempts.
+func (t *txState) newAttempt() { t.carried = t.open }
 
 // reset forgets the open transaction without a marker, at a reported gap: changes of it may
 // have been lost, so nothing certifies it ended whole. Like the de-duplication mark, the

@@ -139,6 +139,18 @@ func TestTransactionMarkerSynthesizedWhenTheResumeLandsBetweenTransactions(t *te
 	})
 }
 
+func TestTransactionMarkerNotSynthesizedAtACheckpointInsideTheStreamsTransaction(t *testing.T) {
+	// The stream that sent changes of transaction 1 checkpoints inside it (a read that stopped
+	// within a large transaction, at a change no selector matched), then sends the rest and the
+	// marker: the checkpoint proves nothing on that attempt.
+	_, conn := startFake(t,
+		sendThen(stopErr, change(1, 0), checkpoint("c-1-1"), change(1, 2), marker(1, 2, 2), checkpoint("cp-5")),
+	)
+	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), markersReq())
+	defer sub.Close()
+	expectSequence(t, sub, []string{"ch 1/0", "cp c-1-1", "ch 1/2", "end 1 x2 @c-1-2", "cp cp-5"})
+}
+
 func TestTransactionMarkerNeverTwiceForOneTransaction(t *testing.T) {
 	_, conn := startFake(t,
 		sendThen(status.Error(codes.Unavailable, "gone"), change(1, 0)),
@@ -146,7 +158,7 @@ func TestTransactionMarkerNeverTwiceForOneTransaction(t *testing.T) {
 		// a repeated marker for 2, a marker for a transaction none of whose changes were
 		// delivered, and a stray change of a marked transaction earn no further marker.
 		sendThen(status.Error(codes.Unavailable, "gone"), change(2, 0), marker(1, 1, 0), marker(2, 1, 0), marker(2, 1, 0)),
-		sendThen(stopErr, change(2, 0), marker(2, 1, 0), marker(7, 4, 3), checkpoint("cp-3"), change(3, 0), change(3, 1), checkpoint("cp-4")),
+		sendThen(stopErr, change(2, 0), marker(2, 1, 0), marker(7, 4, 3), checkpoint("cp-3"), change(3, 0), change(3, 1), marker(3, 2, 1), marker(3, 2, 1), checkpoint("cp-4")),
 	)
 	sub := newTestClient(conn, newFakeClock()).Subscribe(testCtx(t), markersReq())
 	defer sub.Close()
