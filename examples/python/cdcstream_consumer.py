@@ -39,8 +39,9 @@ one line {"transaction": {"tx_id", "change_count", "cursor", "commit_time", "end
 survives the consumer's resumes; the server's own count covers only its stream). ended_by is
 "marker" when the server's TransactionEnd ended it, or "inferred" when a resume landed right
 after the transaction's last change (no stream can mark it then) and a change of another
-transaction, or a checkpoint at another cursor, proved it ended. --max-events then counts the
-changes of printed transactions and exits after the transaction that reaches it.
+transaction, or a checkpoint of the resumed stream at another cursor, proved it ended.
+--max-events then counts the changes of printed transactions and exits after the transaction
+that reaches it.
 
 Exit status: 0 after --max-events changes, 1 on a gRPC error (CURSOR_EXPIRED included; the
 status code and reason are printed to stderr) or a refused change, 2 on bad arguments.
@@ -256,6 +257,13 @@ class Transactions(object):
     def __init__(self):
         self.changes = []  # the open transaction's changes, across resumes
         self.marked = None  # the tx_id of the last transaction printed
+        # carried: the buffered changes all came on earlier stream attempts. Only then does a
+        # checkpoint end the transaction: the stream that sent its changes marks it itself, and
+        # may checkpoint inside a large transaction.
+        self.carried = False
+
+    def new_attempt(self):
+        self.carried = bool(self.changes)
 
     def before(self, kind, msg):
         """Returns the line of the open transaction that msg (a change or checkpoint) proves ended, or None."""
@@ -264,7 +272,7 @@ class Transactions(object):
         last = self.changes[-1]
         if kind == "change" and msg.tx_id == last.tx_id:
             return None
-        if kind == "checkpoint" and msg.cursor.id == last.cursor.id:
+        if kind == "checkpoint" and (not self.carried or msg.cursor.id == last.cursor.id):
             return None
         return self._end("inferred", None)
 
@@ -272,6 +280,7 @@ class Transactions(object):
         """Buffers a change; a change of a transaction already printed (a contract breach) is dropped."""
         if change.tx_id != self.marked:
             self.changes.append(change)
+            self.carried = False
 
     def marker(self, end):
         """Returns the line for the server's TransactionEnd end, or None when it ends nothing buffered."""
@@ -309,6 +318,8 @@ def run(args):
         stub = service_pb2_grpc.ChangeStreamServiceStub(channel)
         while True:
             call = stub.Subscribe(build_request(args, cursor_id))
+            if txs is not None:
+                txs.new_attempt()
             resumed_from = cursor_id
             delivered = False  # whether this attempt received any message
             frags = Reassembly(args.max_change_bytes)  # a change in progress dies with its stream
