@@ -85,6 +85,7 @@ func (s *Subscription) connect() error {
 	a.stream = stream
 	a.arm(opts.clock)
 	s.attempt = a
+	s.tx.newAttempt()
 	return nil
 }
 

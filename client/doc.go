@@ -24,6 +24,22 @@
 // the newest SnapshotProgress token, and continues after SnapshotEnd like any stream
 // (snapshot.go states the details).
 //
+// Transaction markers (SubscribeRequest.transaction_markers): Receive also yields
+// TransactionEnd messages through Msg, one after the last change of each transaction it
+// delivered, before anything of a later transaction. The library makes them whole across its
+// own resumes: a server counts only the changes its own stream sent, so the library replaces
+// change_count with every change of that transaction it delivered, over all attempts, and
+// cursor with the cursor of the last of them. When an attempt ends right after a transaction's
+// last change and the resumed stream starts after it, no server stream can mark that
+// transaction; the library then synthesizes its marker (change count, last cursor, commit time
+// from the changes' metadata) as soon as a change of another transaction, or a checkpoint of
+// the resumed stream at a cursor other than that last change's, proves it ended, and yields
+// that change or checkpoint next (a checkpoint on the stream that sent the transaction's
+// changes proves nothing: it may sit inside a large transaction, and that stream marks it). No transaction gets two markers: a server marker arriving after the library's own, or
+// repeated by a resumed stream, is dropped. At a reported Gap an unmarked transaction gets no
+// marker (changes of it may be lost). Committing a marker stores its cursor. txmarker.go states
+// the details; without the request field the library neither passes on nor makes markers.
+//
 // # Delivery contract
 //
 // Ordered: changes arrive in commit order, (tx_id, seq) ascending, as the server guarantees.

@@ -55,6 +55,10 @@ type Subscription struct {
 	snap    snapshotState // the snapshot's progress, when the request asks for one (snapshot.go)
 	attempt *attempt      // the open stream; nil between attempts
 	frags   reassembly    // the fragments of a change in progress on the open stream
+	tx      txState       // transaction boundaries, when the request asks for markers (txmarker.go)
+	// pending is a change or checkpoint received and held back while the transaction marker it
+	// proved due is yielded first; the next Receive delivers it before reading the stream.
+	pending *cdcstreamv1.SubscribeResponse
 
 	started   bool                           // the start position was resolved
 	done      bool                           // the subscription ended; err says why
@@ -93,6 +97,7 @@ func (c *Client) Subscribe(ctx context.Context, req *cdcstreamv1.SubscribeReques
 		cancel: cancel,
 		retry:  retryState{opts: &c.opts, clock: c.opts.clock},
 		snap:   snapshotState{mode: req.GetSnapshot()},
+		tx:     txState{on: req.GetTransactionMarkers()},
 	}
 }
 
@@ -104,6 +109,11 @@ func (s *Subscription) Receive() bool {
 		return false
 	}
 	s.msg, s.gap = nil, nil
+	if p := s.pending; p != nil {
+		s.pending = nil
+		s.deliver(p)
+		return true
+	}
 	if !s.started {
 		s.started = true
 		start := func() error { return s.resume.start(s.ctx, s.store, s.req) }
@@ -164,12 +174,21 @@ func (s *Subscription) Receive() bool {
 					"tx_id", ch.GetTxId(), "seq", ch.GetSeq())
 				continue
 			}
-			s.resume.advance(ch.GetCursor())
-			s.msg, s.msgCursor = resp, ch.GetCursor()
+			s.deliverAfterMarker(resp)
 			return true
 		case *cdcstreamv1.SubscribeResponse_Checkpoint:
-			s.resume.advance(m.Checkpoint.GetCursor())
-			s.msg, s.msgCursor = resp, m.Checkpoint.GetCursor()
+			s.deliverAfterMarker(resp)
+			return true
+		case *cdcstreamv1.SubscribeResponse_TransactionEnd:
+			marker := s.tx.fromServer(m.TransactionEnd)
+			if marker == nil {
+				if s.tx.on {
+					s.client.opts.logger.Debug("cdcstream client: dropped a transaction marker already given or of no delivered change",
+						"tx_id", m.TransactionEnd.GetTxId())
+				}
+				continue
+			}
+			s.msg, s.msgCursor = marker, marker.GetTransactionEnd().GetCursor()
 			return true
 		case *cdcstreamv1.SubscribeResponse_SnapshotRecord, *cdcstreamv1.SubscribeResponse_SnapshotProgress,
 			*cdcstreamv1.SubscribeResponse_SnapshotEnd:
@@ -182,8 +201,35 @@ func (s *Subscription) Receive() bool {
 	}
 }
 
-// Msg returns the message the last successful Receive advanced to: a change, a checkpoint, or
-// (right after a restart, when Gap is non-nil) a synthetic checkpoint holding the restart cursor.
+// deliverAfterMarker delivers resp, a change or a checkpoint, or, when it proves the open
+// transaction ended, yields that transaction's marker and holds resp back for the next Receive.
+func (s *Subscription) deliverAfterMarker(resp *cdcstreamv1.SubscribeResponse) {
+	if marker := s.tx.before(resp); marker != nil {
+		s.pending = resp
+		s.msg, s.msgCursor = marker, marker.GetTransactionEnd().GetCursor()
+		return
+	}
+	s.deliver(resp)
+}
+
+// deliver makes resp, a change or a checkpoint, the current message and advances the resume
+// point to its cursor.
+func (s *Subscription) deliver(resp *cdcstreamv1.SubscribeResponse) {
+	var c *cdcstreamv1.Cursor
+	if ch := resp.GetChange(); ch != nil {
+		s.tx.delivered(ch)
+		c = ch.GetCursor()
+	} else {
+		c = resp.GetCheckpoint().GetCursor()
+	}
+	s.resume.advance(c)
+	s.msg, s.msgCursor = resp, c
+}
+
+// Msg returns the message the last successful Receive advanced to: a change, a checkpoint, a
+// snapshot message, a transaction end marker (when the request asked for them; see the package
+// doc), or (right after a restart, when Gap is non-nil) a synthetic checkpoint holding the
+// restart cursor.
 func (s *Subscription) Msg() *cdcstreamv1.SubscribeResponse { return s.msg }
 
 // Gap is non-nil exactly when the current message is the synthetic checkpoint that Receive
@@ -279,6 +325,7 @@ func (s *Subscription) restartExpired(err error) bool {
 	// Changes after the restart may legitimately repeat (tx_id, seq) values below the old
 	// high-water mark (a recreated database); de-duplication restarts with the gap.
 	s.dedup.reset()
+	s.tx.reset()
 	opts.logger.Warn("cdcstream client: cursor expired, restarting with a gap",
 		"policy", opts.expiredPolicy.String(), "expired", cursorString(from), "earliest", cursorString(earliest))
 	return true

@@ -135,6 +135,13 @@ func (s *tailServer) subscribe(req *cdcstreamv1.SubscribeRequest, stream cdcstre
 		if err := stream.Send(&cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Change{Change: ch}}); err != nil {
 			return err
 		}
+		if !req.GetTransactionMarkers() {
+			continue
+		}
+		end := &cdcstreamv1.TransactionEnd{TxId: ch.GetTxId(), CommitTime: ch.GetMetadata().GetTxCommitTime(), ChangeCount: 1, Cursor: ch.GetCursor()}
+		if err := stream.Send(&cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_TransactionEnd{TransactionEnd: end}}); err != nil {
+			return err
+		}
 	}
 	err := stream.Send(&cdcstreamv1.SubscribeResponse{Message: &cdcstreamv1.SubscribeResponse_Checkpoint{Checkpoint: &cdcstreamv1.Checkpoint{
 		Cursor:     &cdcstreamv1.Cursor{Id: fmt.Sprintf("c-%d", len(s.log)), Database: "neo4j"},

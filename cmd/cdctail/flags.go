@@ -26,6 +26,9 @@ Neo4j CDC record: {"id", "txId", "seq", "event", "metadata", "database"}. Tempor
 ISO-8601 strings, integers are exact, bytes are base64, points are {"srid","x","y","z"}.
 
 Start: --checkpoint-file's stored cursor if any, else --from, else --earliest, else now.
+--transaction-markers prints {"transactionEnd": {"txId", "commitTime", "changeCount",
+"cursor"}} after each transaction's last change: apply the changes before it as one unit;
+--max-events then exits after the marker of the transaction that reached the limit.
 --snapshot initial first prints the current state ({"snapshot": ...} lines, then one
 {"snapshotEnd": ...}), then the changes after it; --snapshot only exits 0 after the state.
 
@@ -67,6 +70,7 @@ type config struct {
 	tlsServerName      string
 	tokenFile          string
 	snapshot           cdcstreamv1.SnapshotMode
+	transactionMarkers bool
 }
 
 // parseFlags parses args; errors are usage errors (exit 2), errHelp after -help printed the
@@ -99,6 +103,7 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 	fs.StringVar(&c.checkpointFile, "checkpoint-file", "", "store the cursor in this `file` after each message and start from it when it exists")
 	fs.IntVar(&c.maxEvents, "max-events", 0, "exit 0 after `n` changes (0: follow forever)")
 	fs.BoolVar(&c.checkpoints, "checkpoints", false, `also print checkpoints as {"checkpoint": {...}} lines`)
+	fs.BoolVar(&c.transactionMarkers, "transaction-markers", false, `print {"transactionEnd": {...}} after the last change of each transaction`)
 	fs.StringVar(&c.format, "format", "json", "output `format`: json (one object per line) or pretty (indented)")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 0, "ask the server for a checkpoint after this much silence (1s..5m; default: the server's, 10s)")
 	snapshot := fs.String("snapshot", "", "start with the current state: initial (then the changes) or only (then exit 0); none by default")

@@ -86,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case msg.GetChange() != nil:
 			perr = out.change(msg.GetChange())
 			changes++
+		case msg.GetTransactionEnd() != nil:
+			perr = out.transactionEnd(msg.GetTransactionEnd())
 		case msg.GetCheckpoint() != nil && cfg.checkpoints:
 			perr = out.checkpoint(msg.GetCheckpoint())
 		case msg.GetSnapshotRecord() != nil:
@@ -111,7 +113,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return exitOther
 			}
 		}
-		if cfg.maxEvents > 0 && changes >= cfg.maxEvents {
+		if cfg.maxEvents > 0 && changes >= cfg.maxEvents && (!cfg.transactionMarkers || msg.GetTransactionEnd() != nil) {
+			// With --transaction-markers the run ends after the marker of the transaction that
+			// reached the limit, so every transaction printed is whole.
 			return exitOK
 		}
 	}
@@ -153,7 +157,8 @@ func describe(err error) string {
 
 // request builds the SubscribeRequest the flags describe.
 func (c *config) request() *cdcstreamv1.SubscribeRequest {
-	req := &cdcstreamv1.SubscribeRequest{Database: c.database, Selectors: c.selectors, Patterns: c.patterns, Snapshot: c.snapshot}
+	req := &cdcstreamv1.SubscribeRequest{Database: c.database, Selectors: c.selectors, Patterns: c.patterns, Snapshot: c.snapshot,
+		TransactionMarkers: c.transactionMarkers}
 	switch {
 	case c.from != "":
 		req.Start = &cdcstreamv1.SubscribeRequest_FromCursor{FromCursor: &cdcstreamv1.Cursor{Id: c.from, Database: c.database}}

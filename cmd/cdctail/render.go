@@ -47,6 +47,17 @@ func (p *printer) checkpoint(cp *cdcstreamv1.Checkpoint) error {
 	return p.write(map[string]any{"checkpoint": line})
 }
 
+// transactionEnd prints {"transactionEnd": {"txId", "commitTime", "changeCount", "cursor"}}
+// (--transaction-markers); the count is every change of the transaction the run delivered,
+// across reconnects (the client library sums them).
+func (p *printer) transactionEnd(te *cdcstreamv1.TransactionEnd) error {
+	line := map[string]any{"txId": te.GetTxId(), "commitTime": nil, "changeCount": te.GetChangeCount(), "cursor": cursorJSON(te.GetCursor())}
+	if te.GetCommitTime() != nil {
+		line["commitTime"] = formatTimestamp(te.GetCommitTime().AsTime())
+	}
+	return p.write(map[string]any{"transactionEnd": line})
+}
+
 // gap prints {"gap": {"from", "resumed", "reason"}} after a restart of an expired cursor.
 func (p *printer) gap(g *client.Gap) error {
 	return p.write(map[string]any{"gap": map[string]any{

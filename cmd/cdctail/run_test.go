@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -202,6 +203,59 @@ func TestRunPrintsCheckpointsAndStopsOnCancel(t *testing.T) {
 	if got[0]["id"] != "c-1" || path(got[1], "checkpoint", "id") != "c-1" ||
 		path(got[1], "checkpoint", "serverTime") != "2024-03-04T00:00:00Z" {
 		t.Fatalf("lines %v", lines)
+	}
+}
+
+func TestRunTransactionMarkers(t *testing.T) {
+	srv := newTailServer(2)
+	addr := srv.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stdout, stderr := newLineWriter(), newLineWriter()
+	done := make(chan int, 1) // run's exit code
+	go func() { done <- run(ctx, []string{"-a", addr, "--earliest", "--transaction-markers"}, stdout, stderr) }()
+	var lines []string
+	for len(lines) < 4 {
+		select {
+		case l := <-stdout.lines:
+			lines = append(lines, l)
+		case code := <-done:
+			t.Fatalf("run ended early with %d: %s", code, stderr.String())
+		}
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("exit %d after cancel, stderr %s", code, stderr.String())
+	}
+	if !srv.firstRequest(t).GetTransactionMarkers() {
+		t.Fatal("the request did not ask for transaction markers")
+	}
+	got := decodeLines(t, strings.Join(lines, "\n"))
+	if got[0]["id"] != "c-1" || got[2]["id"] != "c-2" {
+		t.Fatalf("lines %v", lines)
+	}
+	for i, want := range []map[string]any{
+		{"txId": json.Number("11"), "changeCount": json.Number("1"), "commitTime": "2024-03-03T20:51:56.769Z", "cursor": map[string]any{"id": "c-1", "database": "neo4j"}},
+		{"txId": json.Number("12"), "changeCount": json.Number("1"), "commitTime": nil, "cursor": map[string]any{"id": "c-2", "database": "neo4j"}},
+	} {
+		te, ok := got[2*i+1]["transactionEnd"].(map[string]any)
+		if !ok || len(got[2*i+1]) != 1 {
+			t.Fatalf("line %d is no transactionEnd: %s", 2*i+1, lines[2*i+1])
+		}
+		if fmt.Sprint(te) != fmt.Sprint(want) {
+			t.Fatalf("line %d: transactionEnd %v, want %v", 2*i+1, te, want)
+		}
+	}
+	// --max-events ends the run after the marker of the transaction that reached it.
+	code, out, errOut := runTail(t, "-a", newTailServer(3).start(t), "--earliest", "--transaction-markers", "--max-events", "2")
+	if got := decodeLines(t, out); code != exitOK || len(got) != 4 || got[2]["id"] != "c-2" || path(got[3], "transactionEnd", "cursor", "id") != "c-2" {
+		t.Fatalf("--max-events 2 with markers: exit %d, output %s, stderr %s", code, out, errOut)
+	}
+	// Without the flag no marker is asked for, and none is printed.
+	srv2 := newTailServer(2)
+	code, out, errOut = runTail(t, "-a", srv2.start(t), "--earliest", "--max-events", "2")
+	if code != exitOK || strings.Contains(out, "transactionEnd") || srv2.firstRequest(t).GetTransactionMarkers() {
+		t.Fatalf("without --transaction-markers: exit %d, output %s, stderr %s", code, out, errOut)
 	}
 }
 

@@ -32,6 +32,17 @@ larger than --max-change-bytes before buffering any of it, and a fragment that d
 the change in progress; both end it with exit status 1. A partly received change is dropped
 when its stream breaks: its cursor was not received, so the resumed stream sends it again whole.
 
+With --transaction-markers the request asks for TransactionEnd markers and the consumer applies
+changes per transaction: it buffers a transaction's changes and, when its marker arrives, prints
+one line {"transaction": {"tx_id", "change_count", "cursor", "commit_time", "ended_by",
+"changes": [...]}} holding them all. change_count is the number of buffered changes (the buffer
+survives the consumer's resumes; the server's own count covers only its stream). ended_by is
+"marker" when the server's TransactionEnd ended it, or "inferred" when a resume landed right
+after the transaction's last change (no stream can mark it then) and a change of another
+transaction, or a checkpoint of the resumed stream at another cursor, proved it ended.
+--max-events then counts the changes of printed transactions and exits after the transaction
+that reaches it.
+
 Exit status: 0 after --max-events changes, 1 on a gRPC error (CURSOR_EXPIRED included; the
 status code and reason are printed to stderr) or a refused change, 2 on bad arguments.
 
@@ -198,6 +209,8 @@ def parse_args(argv):
     )
     p.add_argument("--max-events", type=int, default=0, help="exit 0 after this many changes (0: run until interrupted)")
     p.add_argument("--checkpoints", action="store_true", help="also print checkpoints as JSON lines")
+    p.add_argument("--transaction-markers", action="store_true",
+                   help="ask for transaction end markers and print each transaction's changes as one line")
     p.add_argument("--checkpoint-interval", type=float, default=0, help="seconds of quiet before a checkpoint (0: server default)")
     p.add_argument("--max-retries", type=int, default=5, help="consecutive failed resume attempts before giving up")
     p.add_argument("--backoff", type=float, default=0.2, help="first resume delay in seconds (doubles, capped at 5s)")
@@ -221,6 +234,7 @@ def build_request(args, cursor_id):
     for text in args.selector:
         sel = req.selectors.add()
         json_format.Parse(text, sel)
+    req.transaction_markers = args.transaction_markers
     if args.checkpoint_interval > 0:
         req.checkpoint_interval.FromNanoseconds(int(args.checkpoint_interval * 1e9))
     return req
@@ -237,6 +251,59 @@ def emit(line):
     sys.stdout.flush()
 
 
+class Transactions(object):
+    """Buffers the changes of the open transaction until it ends (--transaction-markers)."""
+
+    def __init__(self):
+        self.changes = []  # the open transaction's changes, across resumes
+        self.marked = None  # the tx_id of the last transaction printed
+        # carried: the buffered changes all came on earlier stream attempts. Only then does a
+        # checkpoint end the transaction: the stream that sent its changes marks it itself, and
+        # may checkpoint inside a large transaction.
+        self.carried = False
+
+    def new_attempt(self):
+        self.carried = bool(self.changes)
+
+    def before(self, kind, msg):
+        """Returns the line of the open transaction that msg (a change or checkpoint) proves ended, or None."""
+        if not self.changes:
+            return None
+        last = self.changes[-1]
+        if kind == "change" and msg.tx_id == last.tx_id:
+            return None
+        if kind == "checkpoint" and (not self.carried or msg.cursor.id == last.cursor.id):
+            return None
+        return self._end("inferred", None)
+
+    def add(self, change):
+        """Buffers a change; a change of a transaction already printed (a contract breach) is dropped."""
+        if change.tx_id != self.marked:
+            self.changes.append(change)
+            self.carried = False
+
+    def marker(self, end):
+        """Returns the line for the server's TransactionEnd end, or None when it ends nothing buffered."""
+        if not self.changes or end.tx_id != self.changes[-1].tx_id:
+            return None
+        return self._end("marker", end)
+
+    def _end(self, ended_by, end):
+        changes, self.changes = self.changes, []
+        last = changes[-1]
+        self.marked = last.tx_id
+        commit = end.commit_time if end is not None and end.HasField("commit_time") else last.metadata.tx_commit_time
+        line = {
+            "tx_id": str(last.tx_id),
+            "change_count": len(changes),
+            "cursor": last.cursor.id,
+            "commit_time": commit.ToJsonString() if commit.seconds or commit.nanos else None,
+            "ended_by": ended_by,
+            "changes": [json_format.MessageToDict(c, preserving_proto_field_name=True) for c in changes],
+        }
+        return json.dumps({"transaction": line}, separators=(",", ":"), sort_keys=True), len(changes)
+
+
 def run(args):
     try:
         build_request(args, None)  # validate the selectors before connecting
@@ -246,10 +313,13 @@ def run(args):
     cursor_id = args.from_cursor  # newest cursor seen; None until one is known
     seen = 0
     failures = 0
+    txs = Transactions() if args.transaction_markers else None
     with grpc.insecure_channel(args.address) as channel:
         stub = service_pb2_grpc.ChangeStreamServiceStub(channel)
         while True:
             call = stub.Subscribe(build_request(args, cursor_id))
+            if txs is not None:
+                txs.new_attempt()
             resumed_from = cursor_id
             delivered = False  # whether this attempt received any message
             frags = Reassembly(args.max_change_bytes)  # a change in progress dies with its stream
@@ -268,6 +338,27 @@ def run(args):
                         if change is None:
                             continue  # more fragments of the change are due
                         kind = "change"
+                    if txs is not None and kind in ("change", "checkpoint", "transaction_end"):
+                        failures = 0
+                        if kind == "transaction_end":
+                            done = txs.marker(resp.transaction_end)
+                        else:
+                            done = txs.before(kind, change if kind == "change" else resp.checkpoint)
+                        if kind == "change":
+                            cursor_id = change.cursor.id
+                            txs.add(change)
+                        elif kind == "checkpoint":
+                            cursor_id = resp.checkpoint.cursor.id
+                        if done is not None:
+                            emit(done[0])
+                            seen += done[1]
+                            if args.max_events and seen >= args.max_events:
+                                call.cancel()
+                                return 0
+                        if kind == "checkpoint" and args.checkpoints:
+                            emit(json.dumps({"checkpoint": json_format.MessageToDict(
+                                resp.checkpoint, preserving_proto_field_name=True)}, separators=(",", ":"), sort_keys=True))
+                        continue
                     if kind == "change":
                         failures = 0
                         cursor_id = change.cursor.id
