@@ -150,23 +150,36 @@ func (p *poller) readWindow(ctx context.Context, win *window, pos uint64, cursor
 // catchUp polls Neo4j for an unsynced subscription from cursor until it reaches the window,
 // and returns the window position to continue from and its cursor id. joining says the
 // cursor is near the head already (read from Current, or where a trail met the head);
-// waitFirst that nothing can be read from it before the tail moves (it is the head just read).
-func (p *poller) catchUp(ctx context.Context, cursor string, joining, waitFirst bool) (pos uint64, id string, err error) {
+// fromCurrent that it is the head just read, which the tail it seeded starts from.
+func (p *poller) catchUp(ctx context.Context, cursor string, joining, fromCurrent bool) (pos uint64, id string, err error) {
 	win := p.tail.win
 	// joining: the last poll returned less than a full batch, so the subscription is near the
-	// head and reads without selectors until it meets the window.
-	for first := true; ; first = false {
+	// head and reads without selectors until it meets the window. seen is the window's change
+	// channel taken before the last poll: anything the tail appended after that poll began
+	// closes it, so a joining subscription never sleeps through the append it waits for.
+	var seen <-chan struct{}
+	if fromCurrent {
+		// Nothing to read before the tail moves, if the window has not started yet: it will
+		// start at this cursor (or later) and close seen. A window that started already may
+		// have appended past the cursor before seen was taken: then poll first.
+		seen = win.changedChan()
+		if _, _, started := win.tip(); started {
+			seen = nil
+		}
+	}
+	for {
 		if q, ok := win.lookup(cursor); ok {
 			return q, cursor, nil
 		}
-		if joining && (!first || waitFirst) {
-			if err := p.waitTail(ctx, cursor); err != nil {
+		if joining && seen != nil {
+			if err := p.waitTail(ctx, seen); err != nil {
 				return 0, "", err
 			}
 			if q, ok := win.lookup(cursor); ok {
 				return q, cursor, nil
 			}
 		}
+		seen = win.changedChan()
 		b, err := p.poll(ctx, cursor, joining)
 		if err != nil {
 			return 0, "", err
@@ -207,23 +220,21 @@ func (p *poller) catchUp(ctx context.Context, cursor string, joining, waitFirst 
 	}
 }
 
-// waitTail blocks, for a joining subscription at cursor, until the window changed: the tail
-// read something the subscription's next poll may meet. The tail follows the head, so this
-// costs no query of its own while nothing commits.
-func (p *poller) waitTail(ctx context.Context, cursor string) error {
-	win := p.tail.win
-	win.mu.Lock()
-	changed := win.changed
-	win.mu.Unlock()
-	if _, ok := win.lookup(cursor); ok {
+// waitTail blocks, for a joining subscription, until the window changed after the
+// subscription's last poll began (seen closed): the tail read something its next poll may meet.
+// The tail follows the head, so this costs no query of its own while nothing commits.
+func (p *poller) waitTail(ctx context.Context, seen <-chan struct{}) error {
+	select {
+	case <-seen:
 		return nil
+	default:
 	}
 	p.obs.Idle(p.database, 1)
 	defer p.obs.Idle(p.database, -1)
 	select {
 	case <-ctx.Done():
 		return context.Cause(ctx)
-	case <-changed:
+	case <-seen:
 		return nil
 	}
 }

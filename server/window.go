@@ -205,6 +205,13 @@ func (w *window) find(changes []*cdcstreamv1.ChangeEvent) (index int, pos uint64
 	return 0, 0, false
 }
 
+// changedChan returns the channel closed at the window's next change.
+func (w *window) changedChan() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed
+}
+
 // tip returns the newest position and its cursor id; ok is false before the tail started.
 func (w *window) tip() (pos uint64, id string, ok bool) {
 	w.mu.Lock()
