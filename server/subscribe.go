@@ -61,6 +61,23 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) erro
 		selectors: p.selectors, limit: s.opts.batchLimit, interval: s.opts.pollInterval,
 		futureTimeout: s.opts.futureTimeout, unverified: p.start == startCursor, budget: s.budget,
 		maxMessage: s.opts.maxMessageBytes}
+	// What the stream evaluates in process, compiled once, before it holds any shared reader.
+	pl.tx.on = p.markers
+	if p.exclude != nil {
+		ex, err := NewMatcher([]*cdcstreamv1.Selector{excludeSelector(p.exclude)})
+		if err != nil {
+			return err
+		}
+		pl.exclude = ex
+	}
+	pl.proj = newProjections(p.selectors)
+	if s.tails != nil || pl.proj != nil {
+		m, err := NewMatcher(p.selectors)
+		if err != nil {
+			return err
+		}
+		pl.match = m
+	}
 	cursor, atHead := "", false
 	if s.tails != nil && p.start == startNow {
 		// A stream at NOW starts at the newest position of a running tail: no Neo4j query.
@@ -81,28 +98,6 @@ func (s *Server) run(ctx context.Context, p subscribeParams, send func(any) erro
 	seed := ""
 	if atHead {
 		seed = cursor
-	}
-	pl.tx.on = p.markers
-	if p.exclude != nil {
-		ex, err := NewMatcher([]*cdcstreamv1.Selector{excludeSelector(p.exclude)})
-		if err != nil {
-			if pl.tail != nil {
-				s.tails.release(pl.tail)
-			}
-			return err
-		}
-		pl.exclude = ex
-	}
-	pl.proj = newProjections(p.selectors)
-	if s.tails != nil || pl.proj != nil {
-		m, err := NewMatcher(p.selectors)
-		if err != nil {
-			if pl.tail != nil {
-				s.tails.release(pl.tail)
-			}
-			return err
-		}
-		pl.match = m
 	}
 	if s.tails != nil {
 		if pl.tail == nil {
